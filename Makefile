@@ -1,0 +1,43 @@
+# Videodolmetschen — the README's commands. Each target installs what it needs itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test bench lint venv chromium postgres redis clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing packages into $(VENV) …"
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/videodolmetschen demo
+	$(BIN)/videodolmetschen serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check broker signaling tests bench
+	$(BIN)/mypy
+
+chromium:
+	@scripts/ensure-chromium.sh
+
+redis:
+	@scripts/ensure-redis.sh
+
+test: $(STAMP) chromium redis
+	@$(MAKE) --no-print-directory lint
+	VD_TEST_DATABASE_URL_PG="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) chromium redis
+	@set -e; export VD_TEST_DATABASE_URL_PG="$$(scripts/ensure-postgres.sh)"; \
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,19 @@
+"""Every REST router of the product, in one list the app includes."""
+
+from fastapi import APIRouter
+
+from broker.auth.views import router as auth_router
+from broker.health import router as health_router
+from broker.interpreter.views import router as interpreter_router
+from broker.language.views import router as language_router
+from broker.office.views import router as office_router
+from broker.user.views import router as user_router
+
+ROUTERS: list[APIRouter] = [
+    health_router,
+    auth_router,
+    office_router,
+    user_router,
+    language_router,
+    interpreter_router,
+]

@@ -1,0 +1,58 @@
+"""The FastAPI application: REST API, WebSocket hub, static pages, scheduler — one process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from broker.api import ROUTERS
+from broker.auth.throttle import LoginThrottle
+from broker.config import Settings, get_settings
+from broker.database import make_engine, make_sessionmaker
+from broker.errors import DomainError, domain_error_handler
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = make_engine(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    try:
+        yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Videodolmetschen",
+        version="0.1.0",
+        description="Video interpreting for public-authority counters in Thuringia.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.login_throttle = LoginThrottle(
+        attempts=settings.login_attempts_per_window, window_seconds=settings.login_window_seconds
+    )
+    app.add_exception_handler(DomainError, domain_error_handler)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/login.html")
+
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

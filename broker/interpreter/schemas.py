@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from broker.enums import Gender, InterpreterStatus, Qualification
+from broker.language.schemas import LANGUAGE_CODE
+
+
+class InterpreterLanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language_code: str = Field(pattern=LANGUAGE_CODE, max_length=16)
+    qualification: Qualification
+
+
+class InterpreterLanguageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    language_code: str
+    qualification: Qualification
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gender: Gender | None = None
+    max_session_minutes: int | None = Field(default=None, ge=10, le=600)
+    languages: list[InterpreterLanguageIn] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique_languages(self) -> ProfileUpdate:
+        if self.languages is not None:
+            codes = [item.language_code for item in self.languages]
+            if len(codes) != len(set(codes)):
+                raise ValueError("each language may appear once")
+        return self
+
+
+class ProfileRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    gender: Gender | None
+    max_session_minutes: int
+    status: InterpreterStatus
+    online: bool
+    wants_offers: bool
+    missed_offers: int
+    languages: list[InterpreterLanguageRead]
+
+
+class WindowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    start_time: time
+    end_time: time
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowIn:
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
+            raise ValueError("times are local (Europe/Berlin) and carry no offset")
+        return self
+
+
+class WindowRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    weekday: int
+    start_time: time
+    end_time: time
+
+
+class AvailabilityPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    windows: list[WindowIn] = Field(max_length=100)
+
+
+class AbsenceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _order(self) -> AbsenceCreate:
+        if self.starts_at >= self.ends_at:
+            raise ValueError("starts_at must be before ends_at")
+        return self
+
+
+class AbsenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    note: str | None

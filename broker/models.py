@@ -1,0 +1,44 @@
+"""Imports every area's models so `Base.metadata` is complete (Alembic, tests)."""
+
+from broker.audit.models import AuditEntry
+from broker.auth.models import AuthSession
+from broker.call.models import Call
+from broker.database import Base
+from broker.interpreter.models import (
+    Absence,
+    AvailabilityWindow,
+    InterpreterLanguage,
+    InterpreterProfile,
+    PresenceInterval,
+)
+from broker.language.models import Language, Purpose
+from broker.ledger.models import LedgerEntry
+from broker.notification.models import NotificationPreference, OutboxMessage
+from broker.office.models import District, Office
+from broker.request.models import IdempotencyKey, InterpretingRequest, Offer
+from broker.scheduler.models import Lease
+from broker.user.models import User
+
+__all__ = [
+    "Absence",
+    "AuditEntry",
+    "AuthSession",
+    "AvailabilityWindow",
+    "Base",
+    "Call",
+    "District",
+    "IdempotencyKey",
+    "InterpreterLanguage",
+    "InterpreterProfile",
+    "InterpretingRequest",
+    "Language",
+    "Lease",
+    "LedgerEntry",
+    "NotificationPreference",
+    "Offer",
+    "Office",
+    "OutboxMessage",
+    "PresenceInterval",
+    "Purpose",
+    "User",
+]

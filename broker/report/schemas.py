@@ -1,0 +1,223 @@
+"""Pydantic shapes at the edges of the report area: filters in, tables and figures out."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from broker.enums import Media, OfficeKind, RequestMode
+
+
+class Grouping(StrEnum):
+    LANGUAGE = "language"
+    OFFICE = "office"
+    OFFICE_KIND = "office_kind"
+    DISTRICT = "district"
+    PURPOSE = "purpose"
+    MODE = "mode"
+    MEDIA = "media"
+    MONTH = "month"
+    WEEK = "week"
+    WEEKDAY_HOUR = "weekday_hour"
+
+
+TIME_GROUPINGS = frozenset({Grouping.MONTH, Grouping.WEEK, Grouping.WEEKDAY_HOUR})
+
+
+class ReportFilters(BaseModel):
+    """Which ledger rows a report covers. Dates are local (Europe/Berlin) and inclusive."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    date_from: date | None = Field(default=None, alias="from")
+    date_to: date | None = Field(default=None, alias="to")
+    office_id: list[int] = Field(default_factory=list)
+    office_kind: list[OfficeKind] = Field(default_factory=list)
+    district: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    purpose: list[str] = Field(default_factory=list)
+    mode: list[RequestMode] = Field(default_factory=list)
+    media: list[Media] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> Self:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(
+                f"'from' ({self.date_from}) must not be after 'to' ({self.date_to})"
+            )
+        return self
+
+
+class UsageFigures(BaseModel):
+    """The figures of one report row (definitions in docs/reports.md)."""
+
+    requests: int = 0
+    demand: int = 0
+    sessions: int = 0
+    talk_minutes: float = 0.0
+    requests_on_demand: int = 0
+    requests_booked: int = 0
+    sessions_on_demand: int = 0
+    sessions_booked: int = 0
+    waits_measured: int = 0
+    wait_median_s: float | None = None
+    wait_p90_s: float | None = None
+    fill_rate: float | None = None
+    unmet: int = 0
+    unmet_share: float | None = None
+    no_shows: int = 0
+    late_cancellations: int = 0
+    ratings: int = 0
+    mean_rating: float | None = None
+    with_problems: int = 0
+    problem_share: float | None = None
+
+
+class UsageRow(UsageFigures):
+    key: dict[str, str | int]
+    label: dict[str, str]
+
+
+class UsageReport(BaseModel):
+    filters: ReportFilters
+    group_by: list[Grouping]
+    rows: list[UsageRow]
+    total: UsageFigures
+
+
+class PlanningParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    target_service_level: float = Field(default=0.8, gt=0, lt=1)
+    answer_seconds: float = Field(default=60.0, gt=0, le=3600)
+    max_occupancy: float = Field(default=1.0, gt=0, le=1)
+
+
+class PlanningSlot(BaseModel):
+    """One language in one hour of the week (local time)."""
+
+    language: str
+    weekday: int
+    hour: int
+    arrivals_per_hour: float
+    aht_seconds: float
+    booked_erlangs: float
+    need: int
+    have_windows: int
+    have_online: float
+    have: float
+    gap: float
+    service_level_at_have: float | None
+
+
+class PlanningGap(BaseModel):
+    """Consecutive hours of one weekday with the same need and shortfall, for the gap table."""
+
+    language: str
+    language_name: str
+    weekday: int
+    start_hour: int
+    end_hour: int
+    need: int
+    have: float
+    gap: float
+    text: str
+
+
+class PlanningLanguage(BaseModel):
+    language: str
+    language_name: str
+    requests: int
+    arrivals_per_week: float
+    aht_seconds: float
+    unmet: int
+    peak_need: int
+    hours_short: int
+    interpreters_registered: int
+
+
+class PlanningReport(BaseModel):
+    filters: ReportFilters
+    params: PlanningParams
+    weeks: float
+    presence_source: str
+    languages: list[PlanningLanguage]
+    gaps: list[PlanningGap]
+    slots: list[PlanningSlot]
+
+
+class UnmetRow(BaseModel):
+    language: str
+    language_name: str
+    demand: int
+    unmet: int
+    unmet_share: float | None
+    unfilled: int
+    abandoned: int
+    no_interpreter: int
+    interpreters_registered: int
+
+
+class GrowthRow(BaseModel):
+    key: str
+    label: str
+    previous: int
+    recent: int
+    change: int
+    change_pct: float | None
+
+
+class GrowthReport(BaseModel):
+    by: Grouping
+    previous_from: date
+    previous_to: date
+    recent_from: date
+    recent_to: date
+    rows: list[GrowthRow]
+
+
+class PayRow(BaseModel):
+    interpreter_id: int
+    interpreter_name: str
+    month: str
+    sessions: int
+    talk_minutes: float
+    billable_minutes: int
+    late_cancellations: int
+
+
+class ChartSection(BaseModel):
+    """A dashboard section: the table beside the chart and the plotly figure as JSON."""
+
+    id: str
+    title_key: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    figure: dict[str, Any]
+
+
+class Dashboard(BaseModel):
+    filters: ReportFilters
+    total: UsageFigures
+    sections: list[ChartSection]
+
+
+class FilterOption(BaseModel):
+    value: str
+    label: str
+
+
+class ReportOptions(BaseModel):
+    """Every value each filter and grouping accepts (also what a 422 lists)."""
+
+    groupings: list[str]
+    offices: list[FilterOption]
+    office_kinds: list[str]
+    districts: list[FilterOption]
+    languages: list[FilterOption]
+    purposes: list[FilterOption]
+    modes: list[str]
+    media: list[str]
