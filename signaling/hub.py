@@ -1,0 +1,344 @@
+"""The hub: one per app. Holds this instance's sockets, rooms and presence; the broker's API.
+
+The state machines (`Room`, `Presence`) decide; the hub only wires them to sockets, the
+backplane and a single timer task (heartbeat, grace periods, room expiry), so thousands of
+idle sockets cost no task of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from signaling import protocol as p
+from signaling.backplane import Backplane
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SILENT, Connection
+from signaling.echo import EchoPeers
+from signaling.presence import Presence
+from signaling.principal import Principal
+from signaling.ratelimit import TokenBucket
+from signaling.rooms import Room, RoomError, Seat
+from signaling.tokens import TokenError, issue_join_token, verify_join_token
+from signaling.turn import ice_servers
+
+log = logging.getLogger(__name__)
+
+Authenticate = Callable[[WebSocket], Awaitable[Principal | None]]
+CurrentState = Callable[[int], Awaitable[list[dict[str, Any]]]]
+PresenceListener = Callable[[int, bool], Awaitable[None]]
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        settings: Any,
+        backplane: Backplane,
+        authenticate: Authenticate,
+        current_state: CurrentState | None = None,
+        heartbeat_seconds: float = 15.0,
+        silence_timeout_seconds: float = 30.0,
+        rate_per_second: float = 50.0,
+        rate_burst: float = 150.0,
+        send_timeout_seconds: float = 5.0,
+        tick_seconds: float = 0.25,
+    ) -> None:
+        self.settings = settings
+        self.backplane = backplane
+        self.authenticate = authenticate
+        self.current_state = current_state
+        self.heartbeat_seconds = heartbeat_seconds
+        self.silence_timeout_seconds = silence_timeout_seconds
+        self.rate_per_second = rate_per_second
+        self.rate_burst = rate_burst
+        self.send_timeout_seconds = send_timeout_seconds
+        self.tick_seconds = min(tick_seconds, heartbeat_seconds / 3)
+        self.instance_id = secrets.token_hex(4)
+        self.presence = Presence(settings.presence_grace_seconds)
+        self.echo = EchoPeers(
+            limit=settings.echo_peer_limit,
+            lifetime=settings.echo_peer_seconds,
+            ice_servers=[{"urls": list(settings.stun_urls)}] if settings.stun_urls else [],
+        )
+        self._conns: dict[int, Connection] = {}
+        self._by_user: dict[int, set[Connection]] = {}
+        self._rooms: dict[str, Room] = {}
+        self._remote_online: dict[int, set[str]] = {}
+        self._listeners: list[PresenceListener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.backplane.start(self)
+        self._ticker = asyncio.create_task(self._tick_forever(), name="signaling-hub-ticker")
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        await asyncio.gather(
+            *(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in list(self._conns.values())),
+            return_exceptions=True,
+        )
+        await self.echo.close_all()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.backplane.stop(self)
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("signalling background task failed")
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- the broker's API ----------------------------------------------------------------
+
+    async def notify(self, user_id: int, event: dict[str, Any]) -> None:
+        """Deliver an event frame to every socket of the user, on any instance."""
+        await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
+
+    def is_online(self, user_id: int) -> bool:
+        return self.presence.is_online(user_id) or bool(self._remote_online.get(user_id))
+
+    def add_presence_listener(self, callback: PresenceListener) -> None:
+        self._listeners.append(callback)
+
+    def open_room(self, room_id: str, *, expires_at: datetime) -> None:
+        room = self._rooms.get(room_id)
+        if room is None:
+            self._rooms[room_id] = Room(room_id, expires_at.timestamp(), self.settings.rejoin_grace_seconds)
+        else:
+            room.expires_at = expires_at.timestamp()
+
+    def close_room(self, room_id: str, reason: str = "ended") -> asyncio.Task[None]:
+        """End the call now: its tokens become useless at once; awaiting the task is optional."""
+        room = self._rooms.pop(room_id, None)
+        seats = room.close() if room else []
+        return self._spawn(self._tell_closed(room_id, seats, reason))
+
+    def issue_join_token(self, room_id: str, *, user_id: int | None, role: str, expires_at: datetime) -> str:
+        room = self._rooms.get(room_id)
+        if room is None:
+            raise KeyError(f"room {room_id!r} is not open")
+        # A token never outlives its call.
+        expiry = min(expires_at.timestamp(), room.expires_at)
+        return issue_join_token(
+            self.settings.secret_key, room_id=room_id, user_id=user_id, role=role, expires_at=expiry
+        )
+
+    def ice_servers(self, user_id: int | str | None) -> list[dict[str, object]]:
+        s = self.settings
+        return ice_servers(
+            stun_urls=s.stun_urls,
+            turn_urls=s.turn_urls,
+            turn_secret=s.turn_secret,
+            user=str(user_id if user_id is not None else "guest"),
+            now=time.time(),
+            ttl=s.turn_ttl_seconds,
+        )
+
+    def room_ids(self) -> list[str]:
+        return list(self._rooms)
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    # --- sockets (called by the handler) -----------------------------------------------
+
+    async def register(self, ws: WebSocket, principal: Principal | None) -> Connection:
+        now = time.monotonic()
+        bucket = TokenBucket(self.rate_per_second, self.rate_burst, now)
+        conn = Connection(ws, principal, bucket, now, self.send_timeout_seconds)
+        self._conns[conn.id] = conn
+        if principal is not None:
+            self._by_user.setdefault(principal.user_id, set()).add(conn)
+            if self.presence.connect(principal.user_id, conn.id):
+                await self._presence_changed(principal.user_id, True)
+        return conn
+
+    async def unregister(self, conn: Connection) -> None:
+        conn.closed = True
+        self._conns.pop(conn.id, None)
+        if conn.room_id is not None:
+            await self._drop_seat(conn)
+        user_id = conn.user_id
+        if user_id is not None:
+            sockets = self._by_user.get(user_id)
+            if sockets is not None:
+                sockets.discard(conn)
+                if not sockets:
+                    del self._by_user[user_id]
+            self.presence.disconnect(user_id, conn.id, time.time())
+
+    async def hello(self, conn: Connection, msg: p.Hello) -> None:
+        if msg.version != p.PROTOCOL_VERSION:
+            raise p.ProtocolError("version-unsupported", f"server speaks version {p.PROTOCOL_VERSION}")
+        conn.hello_done = True
+        await conn.send(
+            p.serialize(p.Welcome(user_id=conn.user_id, heartbeat_seconds=self.heartbeat_seconds))
+        )
+        if conn.user_id is not None and self.current_state is not None:
+            for event in await self.current_state(conn.user_id):
+                await conn.send(p.serialize(p.Event(event=event, replay=True)))
+
+    async def join(self, conn: Connection, msg: p.Join) -> None:
+        now = time.time()
+        try:
+            claims = verify_join_token(self.settings.secret_key, msg.token, now=now)
+        except TokenError as exc:
+            raise RoomError(exc.code, str(exc)) from exc
+        if claims.room_id != msg.room:
+            raise RoomError("token-wrong-room", "this token is for another room")
+        if claims.user_id is not None and conn.user_id is None:
+            raise RoomError("unauthorized", "sign in to use this token")
+        if conn.room_id is not None:
+            raise RoomError("already-joined", "leave the current room first")
+        room = self._rooms.get(msg.room)
+        if room is None:
+            raise RoomError("room-closed", "no such call, or it has ended")
+        name = conn.principal.display_name if conn.principal else claims.role
+        result = room.join(claims, conn_id=conn.id, user_id=conn.user_id, display_name=name, now=now)
+        seat = result.seat
+        conn.room_id, conn.peer_id = room.room_id, seat.peer_id
+        others = room.others(seat)
+        await conn.send(p.serialize(p.Joined(
+            room=room.room_id,
+            peer_id=seat.peer_id,
+            role=seat.role,
+            rejoined=result.rejoined,
+            peers=[_info(o, polite=seat.polite_towards(o)) for o in others],
+            ice_servers=[p.IceServer.model_validate(s) for s in self.ice_servers(conn.user_id)],
+        )))
+        for other in others:
+            frame = p.PeerJoined(room=room.room_id, peer=_info(seat, polite=other.polite_towards(seat)),
+                                 rejoined=result.rejoined)
+            await self.backplane.publish_room(room.room_id, other.peer_id, p.serialize(frame))
+
+    async def leave(self, conn: Connection) -> None:
+        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        seat = room.leave(conn.id) if room else None
+        conn.room_id = conn.peer_id = None
+        if room is not None and seat is not None:
+            await self._tell_left(room, seat, "left")
+
+    async def relay(self, conn: Connection, msg: p.RelayedMessage) -> None:
+        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        if room is None or conn.peer_id is None:
+            raise RoomError("not-in-room", "join a room first")
+        target = room.seats.get(msg.to)
+        if target is None or target.peer_id == conn.peer_id:
+            raise RoomError("unknown-peer", "no such peer in this room")
+        if not target.connected:
+            raise RoomError("peer-unavailable", "the peer's connection dropped; wait for it to rejoin")
+        frame = p.serialize(msg.model_copy(update={"from_": conn.peer_id}))
+        await self.backplane.publish_room(room.room_id, target.peer_id, frame)
+
+    # --- backplane receiver -------------------------------------------------------------
+
+    async def deliver_to_user(self, user_id: int, frame: str) -> None:
+        for conn in list(self._by_user.get(user_id, ())):
+            if conn.hello_done:
+                await conn.send(frame)
+
+    async def deliver_to_peer(self, room_id: str, peer_id: str, frame: str) -> None:
+        room = self._rooms.get(room_id)
+        seat = room.seats.get(peer_id) if room else None
+        conn = self._conns.get(seat.conn_id) if seat and seat.conn_id is not None else None
+        if conn is not None:
+            await conn.send(frame)
+
+    async def deliver_presence(self, instance_id: str, user_id: int, online: bool) -> None:
+        if instance_id == self.instance_id:
+            return
+        instances = self._remote_online.setdefault(user_id, set())
+        if online:
+            instances.add(instance_id)
+        else:
+            instances.discard(instance_id)
+            if not instances:
+                del self._remote_online[user_id]
+
+    # --- internals ------------------------------------------------------------------------
+
+    async def _presence_changed(self, user_id: int, online: bool) -> None:
+        await self.backplane.publish_presence(self.instance_id, user_id, online)
+        for listener in self._listeners:
+            self._spawn(listener(user_id, online))
+
+    async def _drop_seat(self, conn: Connection) -> None:
+        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        seat = room.drop(conn.id, time.time()) if room else None
+        conn.room_id = conn.peer_id = None
+        if room is not None and seat is not None:
+            await self._tell_left(room, seat, "dropped")
+
+    async def _tell_left(self, room: Room, seat: Seat, reason: str) -> None:
+        grace = room.rejoin_grace if reason == "dropped" else None
+        frame = p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id,
+                                       reason=reason, grace_seconds=grace))
+        for other in room.others(seat):
+            if other.connected:
+                await self.backplane.publish_room(room.room_id, other.peer_id, frame)
+
+    async def _tell_closed(self, room_id: str, seats: list[Seat], reason: str) -> None:
+        frame = p.serialize(p.RoomClosed(room=room_id, reason=reason))
+        for seat in seats:
+            conn = self._conns.get(seat.conn_id) if seat.conn_id is not None else None
+            if conn is not None and conn.room_id == room_id:
+                conn.room_id = conn.peer_id = None
+                await conn.send(frame)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            try:
+                await self._tick(time.time(), time.monotonic())
+            except Exception:
+                log.exception("signalling hub tick failed")
+
+    async def _tick(self, now: float, mono: float) -> None:
+        for user_id in self.presence.expire(now):
+            await self._presence_changed(user_id, False)
+        for room in list(self._rooms.values()):
+            if now >= room.expires_at:
+                self.close_room(room.room_id, "expired")
+                continue
+            for seat in room.expire(now):
+                await self._tell_left(room, seat, "expired")
+        await self._heartbeat(mono)
+
+    async def _heartbeat(self, mono: float) -> None:
+        silent, idle = [], []
+        for conn in self._conns.values():
+            quiet = mono - conn.last_seen
+            if quiet >= self.silence_timeout_seconds:
+                silent.append(conn)
+            elif quiet >= self.heartbeat_seconds and mono - conn.last_ping >= self.heartbeat_seconds:
+                conn.last_ping = mono
+                idle.append(conn)
+        ping = p.serialize(p.Ping())
+        await asyncio.gather(
+            *(c.close(CLOSE_SILENT, "no heartbeat") for c in silent),
+            *(c.send(ping) for c in idle),
+            return_exceptions=True,
+        )
+
+
+def _info(seat: Seat, *, polite: bool) -> p.PeerInfo:
+    return p.PeerInfo(peer_id=seat.peer_id, role=seat.role, display_name=seat.display_name,
+                      polite=polite)

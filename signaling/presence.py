@@ -1,0 +1,43 @@
+"""Presence as a state machine without I/O.
+
+A user is online from the first socket until `grace` seconds after the last socket closed,
+so a flaky line or a page reload does not make an interpreter miss an offer.
+"""
+
+from __future__ import annotations
+
+
+class Presence:
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._sockets: dict[int, set[int]] = {}
+        self._offline_at: dict[int, float] = {}  # users with no socket, in their grace period
+
+    def connect(self, user_id: int, conn_id: int) -> bool:
+        """Register a socket; True when this makes the user come online."""
+        was_online = self.is_online(user_id)
+        self._offline_at.pop(user_id, None)
+        self._sockets.setdefault(user_id, set()).add(conn_id)
+        return not was_online
+
+    def disconnect(self, user_id: int, conn_id: int, now: float) -> None:
+        sockets = self._sockets.get(user_id)
+        if sockets is None:
+            return
+        sockets.discard(conn_id)
+        if not sockets:
+            del self._sockets[user_id]
+            self._offline_at[user_id] = now + self.grace
+
+    def expire(self, now: float) -> list[int]:
+        """Users whose grace period has passed; they are offline from now on."""
+        gone = [user for user, deadline in self._offline_at.items() if deadline <= now]
+        for user in gone:
+            del self._offline_at[user]
+        return gone
+
+    def is_online(self, user_id: int) -> bool:
+        return user_id in self._sockets or user_id in self._offline_at
+
+    def in_grace(self, user_id: int) -> bool:
+        return user_id in self._offline_at

@@ -1,0 +1,29 @@
+"""HTTP bodies of the signalling API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from signaling.protocol import IceServer
+
+
+class IceServersRead(BaseModel):
+    ice_servers: list[IceServer]
+
+
+class WsTokenRead(BaseModel):
+    token: str
+    expires_in: int
+
+
+class EchoOffer(BaseModel):
+    sdp: str = Field(min_length=1, max_length=60_000)
+    type: Literal["offer"] = "offer"
+
+
+class EchoAnswer(BaseModel):
+    sdp: str
+    type: Literal["answer"] = "answer"
+    expires_in: float
