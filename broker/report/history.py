@@ -28,15 +28,41 @@ from broker.report.timekeys import LOCAL_TZ
 
 # Relative demand weights; languages not listed (and present in the database) get RARE_WEIGHT.
 LANGUAGE_WEIGHTS: dict[str, float] = {
-    "ar": 18, "uk": 16, "prs": 10, "ru": 8, "fa": 7, "ps": 6, "tr": 5, "kmr": 5, "ku": 5,
-    "ti": 4, "ckb": 3, "so": 3, "ro": 3, "bg": 2, "pl": 2, "vi": 2, "sq": 2, "ka": 1.5,
-    "sr": 1, "ur": 1, "fr": 1, "en": 1, "am": 1, "dgs": 0.8, "gsg": 0.8,
+    "ar": 18,
+    "uk": 16,
+    "prs": 10,
+    "ru": 8,
+    "fa": 7,
+    "ps": 6,
+    "tr": 5,
+    "kmr": 5,
+    "ku": 5,
+    "ti": 4,
+    "ckb": 3,
+    "so": 3,
+    "ro": 3,
+    "bg": 2,
+    "pl": 2,
+    "vi": 2,
+    "sq": 2,
+    "ka": 1.5,
+    "sr": 1,
+    "ur": 1,
+    "fr": 1,
+    "en": 1,
+    "am": 1,
+    "dgs": 0.8,
+    "gsg": 0.8,
 }
 RARE_WEIGHT = 0.3
 OFFICE_WEIGHTS: dict[OfficeKind, float] = {
-    OfficeKind.IMMIGRATION_OFFICE: 3.0, OfficeKind.RECEPTION_CENTRE: 2.5, OfficeKind.JOB_CENTRE: 2.0,
-    OfficeKind.SOCIAL_WELFARE_OFFICE: 1.2, OfficeKind.YOUTH_WELFARE_OFFICE: 0.8,
-    OfficeKind.STATE_OFFICE: 1.0, OfficeKind.OTHER: 0.5,
+    OfficeKind.IMMIGRATION_OFFICE: 3.0,
+    OfficeKind.RECEPTION_CENTRE: 2.5,
+    OfficeKind.JOB_CENTRE: 2.0,
+    OfficeKind.SOCIAL_WELFARE_OFFICE: 1.2,
+    OfficeKind.YOUTH_WELFARE_OFFICE: 0.8,
+    OfficeKind.STATE_OFFICE: 1.0,
+    OfficeKind.OTHER: 0.5,
 }
 # Share of a weekday's demand per local hour (office hours, Tue/Thu until 18:00).
 HOUR_SHAPE = [0.0] * 7 + [0.5, 1.0, 1.4, 1.5, 1.2, 0.7, 0.9, 1.0, 0.8, 0.4] + [0.0] * 7
@@ -89,7 +115,9 @@ def iter_ledger_rows(
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour < end:
         local = hour.astimezone(LOCAL_TZ)
-        shape = HOUR_SHAPE[local.hour] or (LONG_DAY_HOURS.get(local.hour, 0.0) if local.weekday() in (1, 3) else 0.0)
+        shape = HOUR_SHAPE[local.hour] or (
+            LONG_DAY_HOURS.get(local.hour, 0.0) if local.weekday() in (1, 3) else 0.0
+        )
         office_hours = shape * WEEKDAY_FACTOR[local.weekday()] * per_hour * _season(hour, start)
         night = NIGHT_RATE * _season(hour, start) if office_hours == 0 else 0.0
         for _ in range(_poisson(rng, office_hours + night)):
@@ -99,39 +127,81 @@ def iter_ledger_rows(
             pool, weights = (dims.offices, office_weights) if office_hours else (night_offices, None)
             office = rng.choices(pool, weights)[0]
             language = rng.choices(languages, lang_weights)[0]
-            yield _row(rng, dims, office, language, rng.choices(dims.purposes, purpose_weights)[0],
-                       at, night=not office_hours, rare=language in rare)
+            yield _row(
+                rng,
+                dims,
+                office,
+                language,
+                rng.choices(dims.purposes, purpose_weights)[0],
+                at,
+                night=not office_hours,
+                rare=language in rare,
+            )
         hour += timedelta(hours=1)
 
 
 def _row(
-    rng: random.Random, dims: Dimensions, office: tuple[int, OfficeKind, str], language: str,
-    purpose: str, at: datetime, *, night: bool, rare: bool,
+    rng: random.Random,
+    dims: Dimensions,
+    office: tuple[int, OfficeKind, str],
+    language: str,
+    purpose: str,
+    at: datetime,
+    *,
+    night: bool,
+    rare: bool,
 ) -> dict[str, Any]:
     booked = not night and rng.random() < 0.3
     interpreters = dims.interpreters.get(language, [])
     row: dict[str, Any] = {
-        "request_id": None, "office_id": office[0], "office_kind": office[1], "district_ags": office[2],
-        "language_code": language, "purpose": purpose,
+        "request_id": None,
+        "office_id": office[0],
+        "office_kind": office[1],
+        "district_ags": office[2],
+        "language_code": language,
+        "purpose": purpose,
         "mode": RequestMode.BOOKED if booked else RequestMode.ON_DEMAND,
         "media": Media.AUDIO if rng.random() < 0.1 else Media.VIDEO,
-        "requested_at": at, "first_offered_at": None, "accepted_at": None, "connected_at": None,
-        "ended_at": None, "wait_seconds": None, "talk_seconds": 0, "offers_made": 0,
-        "interpreter_id": None, "rating": None, "problems": None, "late_cancellation": False,
+        "requested_at": at,
+        "first_offered_at": None,
+        "accepted_at": None,
+        "connected_at": None,
+        "ended_at": None,
+        "wait_seconds": None,
+        "talk_seconds": 0,
+        "offers_made": 0,
+        "interpreter_id": None,
+        "rating": None,
+        "problems": None,
+        "late_cancellation": False,
     }
     if not interpreters:
         row["outcome"] = LedgerOutcome.NO_INTERPRETER
         return row
     draw = rng.random()
     if booked:
-        outcome = (LedgerOutcome.CANCELLED if draw < 0.08 else LedgerOutcome.NO_SHOW if draw < 0.11
-                   else LedgerOutcome.ESCALATED if draw < 0.13 else LedgerOutcome.COMPLETED)
+        outcome = (
+            LedgerOutcome.CANCELLED
+            if draw < 0.08
+            else LedgerOutcome.NO_SHOW
+            if draw < 0.11
+            else LedgerOutcome.ESCALATED
+            if draw < 0.13
+            else LedgerOutcome.COMPLETED
+        )
         wait = rng.randrange(0, 120)
         talk_median = 2400.0
     else:
         unfilled = 0.03 + (0.25 if rare else 0.0) + (0.45 if night else 0.0)
-        outcome = (LedgerOutcome.UNFILLED if draw < unfilled else LedgerOutcome.CANCELLED if draw < unfilled + 0.04
-                   else LedgerOutcome.FAILED if draw < unfilled + 0.05 else LedgerOutcome.COMPLETED)
+        outcome = (
+            LedgerOutcome.UNFILLED
+            if draw < unfilled
+            else LedgerOutcome.CANCELLED
+            if draw < unfilled + 0.04
+            else LedgerOutcome.FAILED
+            if draw < unfilled + 0.05
+            else LedgerOutcome.COMPLETED
+        )
         wait = min(180, int(rng.lognormvariate(math.log(75 if rare or night else 30), 0.6)))
         talk_median = 900.0
     interpreter = rng.choice(interpreters)
@@ -152,9 +222,13 @@ def _row(
     talk = int(min(14400, rng.lognormvariate(math.log(talk_median), 0.5)))
     connected = at + timedelta(seconds=wait)
     row.update(
-        first_offered_at=at + timedelta(seconds=min(wait, 2)), accepted_at=connected - timedelta(seconds=min(wait, 3)),
-        connected_at=connected, ended_at=connected + timedelta(seconds=talk), wait_seconds=wait,
-        talk_seconds=talk if outcome is not LedgerOutcome.FAILED else min(talk, 60), interpreter_id=interpreter,
+        first_offered_at=at + timedelta(seconds=min(wait, 2)),
+        accepted_at=connected - timedelta(seconds=min(wait, 3)),
+        connected_at=connected,
+        ended_at=connected + timedelta(seconds=talk),
+        wait_seconds=wait,
+        talk_seconds=talk if outcome is not LedgerOutcome.FAILED else min(talk, 60),
+        interpreter_id=interpreter,
     )
     if outcome is LedgerOutcome.COMPLETED and rng.random() < 0.6:
         row["rating"] = rng.choices((5, 4, 3, 2, 1), (50, 30, 10, 6, 4))[0]
@@ -178,23 +252,45 @@ def iter_presence_rows(
                 shift_start = day.replace(hour=begin).astimezone(UTC)
                 shift_end = min(shift_start + timedelta(hours=length), end)
                 if shift_start < end:
-                    yield {"interpreter_id": interpreter, "status": InterpreterStatus.AVAILABLE,
-                           "started_at": shift_start, "ended_at": shift_end}
+                    yield {
+                        "interpreter_id": interpreter,
+                        "status": InterpreterStatus.AVAILABLE,
+                        "started_at": shift_start,
+                        "ended_at": shift_end,
+                    }
         day += timedelta(days=1)  # wall-clock arithmetic: the next local midnight
 
 
 async def load_dimensions(*, db: AsyncSession) -> Dimensions:
-    offices = (await db.execute(select(Office.id, Office.kind, Office.district_ags).order_by(Office.id))).tuples().all()
-    languages = (await db.execute(select(Language.code).where(Language.active).order_by(Language.code))).scalars().all()
-    purposes = (await db.execute(select(Purpose.code).where(Purpose.active).order_by(Purpose.sort_order))).scalars().all()
+    offices = (
+        (await db.execute(select(Office.id, Office.kind, Office.district_ags).order_by(Office.id)))
+        .tuples()
+        .all()
+    )
+    languages = (
+        (await db.execute(select(Language.code).where(Language.active).order_by(Language.code)))
+        .scalars()
+        .all()
+    )
+    purposes = (
+        (await db.execute(select(Purpose.code).where(Purpose.active).order_by(Purpose.sort_order)))
+        .scalars()
+        .all()
+    )
     interpreters: dict[str, list[int]] = {}
-    for code, user_id in await db.execute(select(InterpreterLanguage.language_code, InterpreterLanguage.interpreter_id)):
+    for code, user_id in await db.execute(
+        select(InterpreterLanguage.language_code, InterpreterLanguage.interpreter_id)
+    ):
         interpreters.setdefault(code, []).append(user_id)
     return Dimensions(list(offices), list(languages), list(purposes), interpreters)
 
 
 async def generate_history(
-    *, db: AsyncSession, months: int, progress: Callable[[int, int], object] | None = None, seed: int = 2024,
+    *,
+    db: AsyncSession,
+    months: int,
+    progress: Callable[[int, int], object] | None = None,
+    seed: int = 2024,
 ) -> int:
     """Write `months` months of ledger rows (and interpreter presence) ending now; returns rows.
 

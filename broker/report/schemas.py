@@ -45,9 +45,7 @@ class ReportFilters(BaseModel):
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(
-                f"'from' ({self.date_from}) must not be after 'to' ({self.date_to})"
-            )
+            raise ValueError(f"'from' ({self.date_from}) must not be after 'to' ({self.date_to})")
         return self
 
 
@@ -94,6 +92,8 @@ class PlanningParams(BaseModel):
     target_service_level: float = Field(default=0.8, gt=0, lt=1)
     answer_seconds: float = Field(default=60.0, gt=0, le=3600)
     max_occupancy: float = Field(default=1.0, gt=0, le=1)
+    # An interpreter stays busy after hanging up; the dispatch setting of the same name.
+    wrap_up_seconds: float = Field(default=30.0, ge=0, le=3600)
 
 
 class PlanningSlot(BaseModel):

@@ -188,13 +188,13 @@ class Labels:
     def of(self, grouping: Grouping, value: Any) -> str:
         if grouping in TIME_GROUPINGS:
             return timekeys.time_label(grouping, value)
-        table: dict[Any, str] = {
+        tables: dict[Grouping, dict[Any, str]] = {
             Grouping.OFFICE: self.offices,
             Grouping.DISTRICT: self.districts,
             Grouping.LANGUAGE: self.languages,
             Grouping.PURPOSE: self.purposes,
-        }.get(grouping, {})
-        return table.get(value, str(value))
+        }
+        return tables.get(grouping, {}).get(value, str(value))
 
 
 async def labels(*, db: AsyncSession) -> Labels:
@@ -251,9 +251,7 @@ async def year_span(*, db: AsyncSession, filters: ReportFilters) -> tuple[int, i
     return low - 1, high + 1
 
 
-async def key_columns(
-    *, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]
-) -> list[Any]:
+async def key_columns(*, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]) -> list[Any]:
     dialect = dialect_name(db)
     years = await year_span(db=db, filters=filters) if set(group_by) & TIME_GROUPINGS else (0, 0)
     columns = []

@@ -83,9 +83,7 @@ def _sqlite_offset(column: Any, first_year: int, last_year: int) -> ColumnElemen
     return tree(0, len(transitions), initial) if transitions else modifier(initial)
 
 
-def time_key(
-    grouping: Grouping, column: Any, dialect: str, years: tuple[int, int]
-) -> ColumnElement[Any]:
+def time_key(grouping: Grouping, column: Any, dialect: str, years: tuple[int, int]) -> ColumnElement[Any]:
     """SQL for one time grouping: 'YYYY-MM', the Monday 'YYYY-MM-DD', or hour of week 0..167."""
     if dialect == "postgresql":
         local = func.timezone(str(LOCAL_TZ), column)
@@ -93,9 +91,7 @@ def time_key(
             return func.to_char(local, "YYYY-MM")
         if grouping is Grouping.WEEK:
             return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
-        return cast(
-            (extract("isodow", local) - 1) * 24 + extract("hour", local), Integer
-        )
+        return cast((extract("isodow", local) - 1) * 24 + extract("hour", local), Integer)
     shifted = func.datetime(column, _sqlite_offset(column, *years), type_=String)
     if grouping is Grouping.MONTH:
         return func.substr(shifted, 1, 7)
