@@ -57,6 +57,8 @@ class EchoPeers:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+            if not pc.getTransceivers():
+                raise ValueError("the offer has no audio or video to echo")
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
             await self._close(pc)

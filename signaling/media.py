@@ -19,7 +19,7 @@ SAMPLE_RATE = 48_000
 PTIME = 0.020
 
 
-class TestPatternTrack(VideoStreamTrack):
+class PatternVideoTrack(VideoStreamTrack):
     """Vertical luma bars that scroll one step per frame (so the encoder has motion to send)."""
 
     def __init__(self, width: int = 160, height: int = 120) -> None:
@@ -43,7 +43,7 @@ class TestPatternTrack(VideoStreamTrack):
         return frame
 
 
-class ToneTrack(AudioStreamTrack):
+class ToneAudioTrack(AudioStreamTrack):
     """A 440 Hz sine at 48 kHz mono, paced in real time in 20 ms frames."""
 
     def __init__(self, frequency: float = 440.0, level: float = 0.2) -> None:

@@ -27,7 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
 
 from signaling import protocol as p
-from signaling.media import TestPatternTrack, ToneTrack
+from signaling.media import PatternVideoTrack, ToneAudioTrack
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,8 @@ class Participant:
             task.add_done_callback(self._tasks.discard)
 
         if self.send_media:
-            pc.addTrack(ToneTrack())
-            pc.addTrack(TestPatternTrack())
+            pc.addTrack(ToneAudioTrack())
+            pc.addTrack(PatternVideoTrack())
         else:
             pc.addTransceiver("audio", direction="recvonly")
             pc.addTransceiver("video", direction="recvonly")

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from broker.config import Settings
 from signaling.backplane import InMemoryBackplane
 from signaling.hub import Hub
+from signaling.peer import Participant
 from signaling.principal import Principal
 from signaling.tokens import TokenError, verify_ws_token
 from signaling.views import router
@@ -70,6 +71,11 @@ class Server:
 
     def open_room(self, room_id: str, minutes: float = 30) -> None:
         self.hub.open_room(room_id, expires_at=datetime.now(UTC) + timedelta(minutes=minutes))
+
+    def participant(self, room_id: str, role: str, user_id: int | None = None, **kwargs: Any) -> Participant:
+        """An aiortc participant signed in as `user_id` (anonymous if None) holding a fresh token."""
+        url = self.ws_url + (f"?user={user_id}" if user_id is not None else "")
+        return Participant(url, room=room_id, token=self.token(room_id, role, user_id), **kwargs)
 
     def token(self, room_id: str, role: str, user_id: int | None = None, seconds: float = 600) -> str:
         expires = datetime.now(UTC) + timedelta(seconds=seconds)
@@ -150,13 +156,13 @@ class Client:
         data: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         return data
 
-    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-        """Next frame of this type, skipping heartbeat pings and replayed events."""
+    async def expect(self, kind: str, timeout: float = 5.0, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Next frame of this type, skipping heartbeat pings, replayed events and `skip` types."""
         while True:
             msg = await self.recv(timeout)
             if msg["type"] == kind:
                 return msg
-            if msg["type"] in ("ping", "event"):
+            if msg["type"] in ("ping", "event", *skip):
                 continue
             raise AssertionError(f"expected {kind}, got {msg}")
 

@@ -11,7 +11,8 @@ from signaling.tokens import JoinClaims
 
 
 def claims(role: str, *, user: int | None = None, tid: str | None = None, room: str = "r1") -> JoinClaims:
-    return JoinClaims(room_id=room, user_id=user, role=role, expires_at=1e12, token_id=tid or f"t-{role}-{user}")
+    token_id = tid or f"t-{role}-{user}"
+    return JoinClaims(room_id=room, user_id=user, role=role, expires_at=1e12, token_id=token_id)
 
 
 def test_room_seats_three_roles_and_refuses_a_fourth() -> None:
