@@ -260,3 +260,31 @@ def artifacts_dir() -> Iterator[Path]:
     path = Path(os.environ.get("VD_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     yield path
+
+
+async def db_snapshot(engine: AsyncEngine) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table except the audit log of logins: to assert 'nothing changed'."""
+    snapshot: dict[str, list[tuple[object, ...]]] = {}
+    async with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name in ("auth_sessions",):
+                continue
+            rows = (await conn.execute(table.select())).all()
+            snapshot[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return snapshot
+
+
+@pytest.fixture
+def unchanged(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    """`async with unchanged(): ...` fails if the block changed any row in the database."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def guard() -> AsyncIterator[None]:
+        before = await db_snapshot(engine)
+        yield
+        after = await db_snapshot(engine)
+        changed = [name for name in before if before[name] != after[name]]
+        assert not changed, f"rejected request changed tables: {changed}"
+
+    return guard
