@@ -20,6 +20,10 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
+from broker.report.cli import report_app  # noqa: E402 - sub-apps register after the root app
+
+app.add_typer(report_app, name="report")
+
 
 def _settings() -> Settings:
     try:
@@ -158,3 +162,7 @@ def user_add(
 
 def main() -> None:  # pragma: no cover - console entry point
     app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # `python -m broker.cli`
+    main()
