@@ -100,16 +100,22 @@ LEDGER_COLUMNS = (
 )
 
 
-def suppress(row: dict[str, Any], min_count: int) -> dict[str, Any]:
+def suppress(
+    row: dict[str, Any],
+    min_count: int,
+    *,
+    counts: frozenset[str] = COUNT_COLUMNS,
+    derived: dict[str, tuple[str, ...]] = DERIVED_FROM,
+) -> dict[str, Any]:
     """Replace counts 1..min_count-1 (and figures derived from them) by the text '<min_count'."""
     if min_count <= 1:
         return row
     marker = f"<{min_count}"
-    hidden = {c for c in COUNT_COLUMNS if isinstance(row.get(c), int) and 0 < row[c] < min_count}
+    hidden = {c for c in counts if isinstance(row.get(c), int) and 0 < row[c] < min_count}
     out = dict(row)
     for column in hidden:
         out[column] = marker
-    for column, bases in DERIVED_FROM.items():
+    for column, bases in derived.items():
         if column in out and any(b in hidden for b in bases):
             out[column] = marker
     return out

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from broker.enums import LedgerOutcome, Media, OfficeKind, RequestMode
+from broker.errors import Invalid
 from broker.language.models import Language, Purpose
 from broker.ledger.models import LedgerEntry as L
 from broker.office.models import District, Office
@@ -36,14 +37,21 @@ from broker.report.schemas import (
 )
 
 
-class ReportInputError(ValueError):
-    """A filter names something that does not exist; carries what would have been allowed."""
+class ReportInputError(Invalid):
+    """A filter names something that does not exist; the 422 lists what would have been allowed."""
+
+    code = "unknown_filter_value"
 
     def __init__(self, field_name: str, unknown: Sequence[object], allowed: Sequence[object]) -> None:
         self.field_name = field_name
-        self.unknown = list(unknown)
-        self.allowed = list(allowed)
-        super().__init__(f"unknown {field_name}: {', '.join(map(str, unknown))}")
+        self.unknown = [str(v) for v in unknown]
+        self.allowed = [str(v) for v in allowed]
+        super().__init__(
+            f"Unbekannter Wert für {field_name} / unknown {field_name}: {', '.join(self.unknown)}",
+            field=field_name,
+            unknown=self.unknown,
+            allowed=self.allowed,
+        )
 
 
 def dialect_name(db: AsyncSession) -> str:

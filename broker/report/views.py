@@ -1,0 +1,264 @@
+"""Report API under /api/reports (managers and admins only) and the bundled plotly.js."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import date
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from broker.auth.deps import SessionDep, allow
+from broker.enums import Media, OfficeKind, RequestMode, Role
+from broker.errors import COMMON_RESPONSES
+from broker.report import dashboard, export, planning, rankings, service
+from broker.report.schemas import (
+    Dashboard,
+    Grouping,
+    GrowthReport,
+    PayRow,
+    PlanningParams,
+    PlanningReport,
+    ReportFilters,
+    ReportOptions,
+    UnmetRow,
+    UsageReport,
+)
+
+router = APIRouter(
+    prefix="/api/reports",
+    tags=["reports"],
+    dependencies=[Depends(allow(Role.MANAGER, Role.ADMIN))],
+    responses={**COMMON_RESPONSES, 422: {"description": "Bad filter, grouping or period"}},
+)
+assets_router = APIRouter(tags=["assets"])
+
+Format = Literal["csv", "xlsx"]
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def report_filters(
+    date_from: Annotated[date | None, Query(alias="from", description="First day (local), inclusive")] = None,
+    date_to: Annotated[date | None, Query(alias="to", description="Last day (local), inclusive")] = None,
+    office_id: Annotated[list[int], Query(ge=1, le=2**31 - 1)] = [],  # noqa: B006 - FastAPI copies defaults
+    office_kind: Annotated[list[OfficeKind], Query()] = [],  # noqa: B006
+    district: Annotated[list[str], Query(max_length=8)] = [],  # noqa: B006
+    language: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
+    purpose: Annotated[list[str], Query(max_length=40)] = [],  # noqa: B006
+    mode: Annotated[list[RequestMode], Query()] = [],  # noqa: B006
+    media: Annotated[list[Media], Query()] = [],  # noqa: B006
+) -> ReportFilters:
+    try:
+        return ReportFilters.model_validate(
+            {
+                "from": date_from,
+                "to": date_to,
+                "office_id": office_id,
+                "office_kind": office_kind,
+                "district": district,
+                "language": language,
+                "purpose": purpose,
+                "mode": mode,
+                "media": media,
+            }
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [
+                {**e, "loc": ("query", "from"), "ctx": {"from": str(date_from), "to": str(date_to)}}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+        ) from exc
+
+
+def planning_params(
+    request: Request,
+    service_level: Annotated[float, Query(gt=0, lt=1, description="Target share answered in time")] = 0.8,
+    answer_seconds: Annotated[float, Query(gt=0, le=3600)] = 60.0,
+    max_occupancy: Annotated[float, Query(gt=0, le=1)] = 1.0,
+) -> PlanningParams:
+    return PlanningParams(
+        target_service_level=service_level,
+        answer_seconds=answer_seconds,
+        max_occupancy=max_occupancy,
+        wrap_up_seconds=request.app.state.settings.wrap_up_seconds,
+    )
+
+
+Filters = Annotated[ReportFilters, Depends(report_filters)]
+Params = Annotated[PlanningParams, Depends(planning_params)]
+GroupBy = Annotated[list[Grouping], Query(description="One or more groupings")]
+
+
+def _min_count(request: Request, suppress: bool) -> int:
+    return int(request.app.state.settings.report_min_cell_count) if suppress else 0
+
+
+def _download(name: str, fmt: Format, header: list[str], rows: Iterable[dict[str, Any]]) -> StreamingResponse:
+    body: Iterator[str] | Iterator[bytes]
+    body = (
+        export.csv_chunks(header, rows)
+        if fmt == "csv"
+        else export.file_chunks(export.xlsx_file(header, rows, title=name))
+    )
+    return StreamingResponse(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+def _model_rows(
+    rows: Iterable[BaseModel], min_count: int = 0, **suppress: Any
+) -> tuple[list[str], list[dict[str, Any]]]:
+    dumped = [r.model_dump(mode="json") for r in rows]
+    header = list(dumped[0]) if dumped else []
+    if min_count:
+        dumped = [export.suppress(r, min_count, **suppress) for r in dumped]
+    return header, dumped
+
+
+@router.get("/options", response_model=ReportOptions)
+async def get_options(db: SessionDep) -> ReportOptions:
+    """List every value the report filters and groupings accept."""
+    return await service.options(db=db)
+
+
+@router.get("/usage", response_model=UsageReport)
+async def get_usage(db: SessionDep, filters: Filters, group_by: GroupBy = [Grouping.LANGUAGE]) -> UsageReport:  # noqa: B006
+    """Report usage figures grouped as asked."""
+    return await service.usage_report(db=db, filters=filters, group_by=group_by)
+
+
+@router.get("/usage/export", response_class=StreamingResponse)
+async def export_usage(
+    request: Request,
+    db: SessionDep,
+    filters: Filters,
+    group_by: GroupBy = [Grouping.LANGUAGE],  # noqa: B006
+    format: Format = "csv",
+    suppress: bool = True,
+) -> StreamingResponse:
+    """Download the usage report as CSV or XLSX (small cells suppressed unless asked not to)."""
+    report = await service.usage_report(db=db, filters=filters, group_by=group_by)
+    header, rows = export.usage_table(report, min_count=_min_count(request, suppress))
+    return _download("usage", format, header, rows)
+
+
+@router.get("/planning", response_model=PlanningReport)
+async def get_planning(db: SessionDep, filters: Filters, params: Params) -> PlanningReport:
+    """Compare interpreters needed (Erlang C) with interpreters available per hour of the week."""
+    return await planning.planning_report(db=db, filters=filters, params=params)
+
+
+@router.get("/planning/export", response_class=StreamingResponse)
+async def export_planning(
+    db: SessionDep, filters: Filters, params: Params, format: Format = "csv"
+) -> StreamingResponse:
+    """Download the planning slots (need, have, gap per language and hour) as CSV or XLSX."""
+    report = await planning.planning_report(db=db, filters=filters, params=params)
+    header, rows = _model_rows(report.slots)
+    return _download("planning", format, header, rows)
+
+
+@router.get("/unmet", response_model=list[UnmetRow])
+async def get_unmet(db: SessionDep, filters: Filters) -> list[UnmetRow]:
+    """Rank languages by unmet demand."""
+    return await rankings.unmet_ranking(db=db, filters=filters)
+
+
+@router.get("/unmet/export", response_class=StreamingResponse)
+async def export_unmet(
+    request: Request, db: SessionDep, filters: Filters, format: Format = "csv", suppress: bool = True
+) -> StreamingResponse:
+    """Download the unmet-demand ranking as CSV or XLSX."""
+    rows = await rankings.unmet_ranking(db=db, filters=filters)
+    header, table = _model_rows(
+        rows,
+        _min_count(request, suppress),
+        counts=frozenset({"demand", "unmet", "unfilled", "abandoned", "no_interpreter"}),
+        derived={"unmet_share": ("unmet", "demand")},
+    )
+    return _download("unmet", format, header, table)
+
+
+@router.get("/growth", response_model=GrowthReport)
+async def get_growth(
+    db: SessionDep,
+    filters: Filters,
+    by: Annotated[Literal["office", "district", "language", "office_kind"], Query()] = "office",
+    months: Annotated[int, Query(ge=1, le=24)] = 6,
+) -> GrowthReport:
+    """Rank offices (or districts, languages) by growth of use: recent months against the ones before."""
+    return await rankings.growth(db=db, filters=filters, by=Grouping(by), months=months)
+
+
+@router.get("/pay", response_model=list[PayRow])
+async def get_pay(db: SessionDep, filters: Filters) -> list[PayRow]:
+    """List sessions, minutes and late cancellations per interpreter and month."""
+    return await rankings.pay(db=db, filters=filters)
+
+
+@router.get("/pay/export", response_class=StreamingResponse)
+async def export_pay(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
+    """Download the interpreter pay table as CSV or XLSX."""
+    header, rows = _model_rows(await rankings.pay(db=db, filters=filters))
+    return _download("pay", format, header, rows)
+
+
+@router.get("/ledger/export", response_class=StreamingResponse)
+async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
+    """Download the pseudonymous ledger rows of the filter as CSV or XLSX."""
+    await service.validate_filters(db=db, filters=filters)
+    headers = {"Content-Disposition": f'attachment; filename="ledger.{format}"'}
+    if format == "csv":
+        body: AsyncIterator[str] | Iterator[bytes] = export.ledger_csv(db=db, filters=filters)
+    else:
+        body = export.file_chunks(await export.ledger_xlsx(db=db, filters=filters))
+    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+
+
+@router.get("/open-data.csv", response_class=StreamingResponse)
+async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
+    """Download the documented open-data table (month × district × office kind × language)."""
+    body = await export.open_data_csv(
+        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1)
+    )
+    return StreamingResponse(
+        body,
+        media_type=MEDIA_TYPES["csv"],
+        headers={"Content-Disposition": 'attachment; filename="videodolmetschen-open-data.csv"'},
+    )
+
+
+@router.get("/dashboard", response_model=Dashboard)
+async def get_dashboard(
+    db: SessionDep, filters: Filters, params: Params, lang: Literal["de", "en"] = "de"
+) -> Dashboard:
+    """Return the dashboard's tables and plotly figures in one response."""
+    return await dashboard.build(db=db, filters=filters, params=params, lang=lang)
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> tuple[bytes, str]:
+    import plotly
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs().encode(), f'"plotly-{plotly.__version__}"'
+
+
+@assets_router.get("/static/vendor/plotly.min.js", include_in_schema=False)
+async def plotly_js(request: Request) -> Response:
+    """Serve the plotly.js bundled with the Python package (no CDN)."""
+    body, etag = _plotly_js()
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
