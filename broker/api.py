@@ -7,6 +7,8 @@ from broker.health import router as health_router
 from broker.interpreter.views import router as interpreter_router
 from broker.language.views import router as language_router
 from broker.office.views import router as office_router
+from broker.report.views import assets_router as report_assets_router
+from broker.report.views import router as report_router
 from broker.user.views import router as user_router
 
 ROUTERS: list[APIRouter] = [
@@ -16,4 +18,6 @@ ROUTERS: list[APIRouter] = [
     user_router,
     language_router,
     interpreter_router,
+    report_router,
+    report_assets_router,
 ]
