@@ -16,6 +16,8 @@ from broker.auth.throttle import LoginThrottle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
 from broker.errors import DomainError, domain_error_handler
+from signaling.views import router as signaling_router
+from signaling.wiring import start_hub
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -27,9 +29,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = make_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    hub = await start_hub(app)  # signalling: WebSocket hub, rooms, presence (signaling/wiring.py)
     try:
         yield
     finally:
+        await hub.stop()  # closes every socket and echo peer at once
         await engine.dispose()
 
 
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, domain_error_handler)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(signaling_router)  # /ws and /api/rtc/* (signaling/views.py)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
