@@ -160,6 +160,12 @@ def user_add(
     typer.echo(f"Created {role.value} '{username}' (id {user_id}).")
 
 
+# Signalling: `videodolmetschen probe`, a headless test participant (signaling/cli.py).
+from signaling.cli import probe as signaling_probe  # noqa: E402
+
+app.command("probe")(signaling_probe)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(sys.argv[1:])
 
