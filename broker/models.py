@@ -2,6 +2,7 @@
 
 from broker.audit.models import AuditEntry
 from broker.auth.models import AuthSession
+from broker.booking.models import BookingDecline, BookingJobRun
 from broker.call.models import Call
 from broker.database import Base
 from broker.interpreter.models import (
@@ -25,6 +26,8 @@ __all__ = [
     "AuthSession",
     "AvailabilityWindow",
     "Base",
+    "BookingDecline",
+    "BookingJobRun",
     "Call",
     "District",
     "IdempotencyKey",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 13:21:44.654136
+Create Date: 2026-11-24 13:32:27.737438
 """
 from collections.abc import Sequence
 
@@ -280,6 +280,22 @@ def upgrade() -> None:
     with op.batch_alter_table('availability_windows', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_availability_windows_interpreter_id'), ['interpreter_id'], unique=False)
 
+    op.create_table('booking_declines',
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('interpreter_id', sa.Integer(), nullable=False),
+    sa.Column('declined_at', broker.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['interpreter_id'], ['users.id'], name=op.f('fk_booking_declines_interpreter_id_users')),
+    sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_booking_declines_request_id_requests')),
+    sa.PrimaryKeyConstraint('request_id', 'interpreter_id', name=op.f('pk_booking_declines'))
+    )
+    op.create_table('booking_job_runs',
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('job', sa.String(length=24), nullable=False),
+    sa.Column('ran_at', broker.database.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_booking_job_runs_request_id_requests')),
+    sa.PrimaryKeyConstraint('request_id', 'job', name=op.f('pk_booking_job_runs'))
+    )
     op.create_table('calls',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -362,6 +378,8 @@ def downgrade() -> None:
 
     op.drop_table('interpreter_languages')
     op.drop_table('calls')
+    op.drop_table('booking_job_runs')
+    op.drop_table('booking_declines')
     with op.batch_alter_table('availability_windows', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_availability_windows_interpreter_id'))
 
