@@ -1,0 +1,124 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (async API, the test's event loop).
+
+Never a browser download: `executable_path` is /usr/bin/chromium. A missing Chromium skips
+loudly on a workstation and fails in CI (`require_or_skip`). Each test gets its own browser
+(Playwright gives it a fresh temporary profile directory) and separate contexts per person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from tests.conftest import PASSWORD, LiveServer, require_or_skip
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+
+def chromium_available() -> bool:
+    return os.access(CHROMIUM, os.X_OK)
+
+
+@pytest.fixture
+def backend() -> str:
+    """Browser tests prove the pages, not the database: SQLite only (the API tests cover both)."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_or_skip(chromium_available(), f"Chromium ({CHROMIUM}; run scripts/ensure-chromium.sh)")
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@dataclass
+class Person:
+    """One signed-in browser context and its page; console errors are collected for asserts."""
+
+    context: BrowserContext
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Web:
+    server: LiveServer
+    browser: Browser
+    people: list[Person] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return self.server.url + path
+
+    async def person(self, username: str | None, *, locale: str = "de-DE") -> Person:
+        """A fresh context, signed in as `username` (None: anonymous), with one open page."""
+        context = await self.browser.new_context(
+            base_url=self.server.url, locale=locale, viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(15_000)
+        if username is not None:
+            response = await context.request.post(
+                self.url("/api/auth/login"), data={"username": username, "password": PASSWORD}
+            )
+            assert response.ok, await response.text()
+        page = await context.new_page()
+        person = Person(context, page)
+        page.on("console", lambda m: person.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: person.errors.append(str(e)))
+        self.people.append(person)
+        return person
+
+
+@pytest.fixture
+async def web(live_server: LiveServer, browser: Browser) -> AsyncIterator[Web]:
+    site = Web(server=live_server, browser=browser)
+    try:
+        yield site
+    finally:
+        for person in site.people:
+            await person.context.close()
+
+
+async def axe_check(page: Page, name: str, artifacts_dir: Path) -> list[dict[str, Any]]:
+    """Screenshot the page and run axe-core; return the serious and critical violations."""
+    shots = artifacts_dir / "web"
+    shots.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    results = await Axe().run(page)
+    violations = results.response["violations"]
+    (shots / f"{name}.axe.json").write_text(json.dumps(violations, indent=1, ensure_ascii=False))
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in violations if v.get("impact") in BLOCKING_IMPACTS
+    ]
+
+
+async def ready(page: Page, flag: str = "ready") -> None:
+    """Wait until the page's module set `document.body.dataset[flag]`."""
+    await page.wait_for_function(f"document.body && document.body.dataset.{flag} === '1'")

@@ -1,0 +1,205 @@
+// Admin pages: offices, users, languages, interpreter qualifications (one page, one section per hash).
+import { api, apiAll } from "./api.js";
+import { $, $$, el, showStatus } from "./dom.js";
+import { apply, languageName, onLocaleChange, t } from "./i18n.js";
+import { startPage } from "./shell.js";
+
+const OFFICE_KINDS = ["immigration_office", "job_centre", "social_welfare_office", "youth_welfare_office",
+  "reception_centre", "state_office", "other"];
+const ROLES = ["caseworker", "interpreter", "manager", "admin"];
+const QUALIFICATIONS = ["sworn", "certified", "trained", "other"];
+const GENDERS = ["", "female", "male", "diverse"];
+const data = { offices: [], districts: [], users: [], languages: [], interpreters: [] };
+const status = () => $("#admin-status");
+
+function options(select, values, labelOf, selected) {
+  select.replaceChildren(...values.map((v) => el("option", { value: v, selected: v === selected || null }, labelOf(v))));
+}
+
+function yesNo(value) { return t(value ? "common.yes" : "common.no"); }
+
+async function run(action, okKey) {
+  try {
+    await action();
+    if (okKey) showStatus(status(), t(okKey), "ok");
+    return true;
+  } catch (error) {
+    showStatus(status(), t("error.with_detail", { detail: error.message }), "error");
+    return false;
+  }
+}
+
+function toggleButton(active, label, onclick) {
+  return el("button", { type: "button", "aria-label": `${t(active ? "action.deactivate" : "action.activate")}: ${label}`, onclick },
+    t(active ? "action.deactivate" : "action.activate"));
+}
+
+// --- offices ---------------------------------------------------------------------------
+function renderOffices() {
+  const district = (ags) => (data.districts.find((d) => d.ags === ags) || { name: ags }).name;
+  $("#offices-body").replaceChildren(...data.offices.map((o) => el("tr", {},
+    el("td", {}, o.name), el("td", {}, t(`office_kind.${o.kind}`)), el("td", {}, `${district(o.district_ags)} (${o.district_ags})`),
+    el("td", {}, yesNo(o.active)),
+    el("td", {}, toggleButton(o.active, o.name, () => run(async () => {
+      await api(`/api/offices/${o.id}`, { method: "PATCH", body: { active: !o.active } });
+      await loadOffices();
+    }, "admin.saved"))))));
+  options($("#office-kind"), OFFICE_KINDS, (k) => t(`office_kind.${k}`));
+  options($("#office-district"), data.districts.map((d) => d.ags), (ags) => `${district(ags)} (${ags})`);
+  options($("#user-office"), ["", ...data.offices.map((o) => String(o.id))],
+    (id) => (id ? data.offices.find((o) => String(o.id) === id).name : t("admin.no_office")));
+}
+
+async function loadOffices() {
+  data.offices = await apiAll("/api/offices");
+  renderOffices();
+}
+
+// --- users -----------------------------------------------------------------------------
+function renderUsers() {
+  const q = $("#user-filter").value.trim().toLowerCase();
+  const office = (id) => (data.offices.find((o) => o.id === id) || { name: "–" }).name;
+  const rows = data.users.filter((u) => !q || `${u.username} ${u.display_name}`.toLowerCase().includes(q));
+  $("#users-body").replaceChildren(...rows.map((u) => el("tr", {},
+    el("td", {}, u.username), el("td", {}, u.display_name), el("td", {}, t(`role.${u.role}`)),
+    el("td", {}, u.office_id ? office(u.office_id) : "–"), el("td", {}, yesNo(u.active)),
+    el("td", {}, toggleButton(u.active, u.username, () => run(async () => {
+      await api(`/api/users/${u.id}`, { method: "PATCH", body: { active: !u.active } });
+      await loadUsers();
+    }, "admin.saved"))))));
+  options($("#user-role"), ROLES, (r) => t(`role.${r}`), $("#user-role").value || "caseworker");
+}
+
+async function loadUsers() {
+  data.users = await apiAll("/api/users");
+  renderUsers();
+}
+
+// --- languages -------------------------------------------------------------------------
+function renderLanguages() {
+  $("#languages-body").replaceChildren(...data.languages.map((l) => el("tr", {},
+    el("td", {}, l.code), el("td", {}, l.name_de), el("td", { lang: "en" }, l.name_en),
+    el("td", { lang: l.code, dir: l.rtl ? "rtl" : "ltr" }, l.name_native),
+    el("td", {}, [l.rtl ? t("field.rtl") : "", l.sign_language ? t("field.sign_language") : ""].filter(Boolean).join(", ") || "–"),
+    el("td", {}, yesNo(l.active)),
+    el("td", {}, toggleButton(l.active, l.name_de, () => run(async () => {
+      await api(`/api/languages/${encodeURIComponent(l.code)}`, { method: "PATCH", body: { active: !l.active } });
+      await loadLanguages();
+    }, "admin.saved"))))));
+}
+
+async function loadLanguages() {
+  data.languages = await api("/api/languages");
+  renderLanguages();
+}
+
+// --- interpreters ----------------------------------------------------------------------
+function userName(id) { return (data.users.find((u) => u.id === id) || { display_name: `#${id}` }).display_name; }
+
+function renderInterpreters() {
+  const langName = (code) => { const l = data.languages.find((x) => x.code === code); return l ? languageName(l) : code; };
+  $("#interpreters-body").replaceChildren(...data.interpreters.map((p) => el("tr", {},
+    el("td", {}, userName(p.user_id)),
+    el("td", {}, p.languages.map((l) => `${langName(l.language_code)} (${t(`qualification.${l.qualification}`)})`).join(", ") || "–"),
+    el("td", {}, p.gender ? t(`gender.${p.gender}`) : "–"),
+    el("td", {}, t(`istatus.${p.status}`)),
+    el("td", {}, el("button", { type: "button", "aria-label": `${t("action.edit")}: ${userName(p.user_id)}`,
+      onclick: () => editInterpreter(p) }, t("action.edit"))))));
+}
+
+function qualRow(code = "", qualification = "trained") {
+  const index = $$("#qual-rows .row").length + 1;
+  const langSelect = el("select", { id: `qual-lang-${index}`, name: "language_code" });
+  options(langSelect, data.languages.map((l) => l.code), (c) => `${languageName(data.languages.find((l) => l.code === c))} (${c})`, code);
+  const qualSelect = el("select", { id: `qual-q-${index}`, name: "qualification" });
+  options(qualSelect, QUALIFICATIONS, (q) => t(`qualification.${q}`), qualification);
+  const row = el("div", { class: "row" },
+    el("div", { class: "field" }, el("label", { for: langSelect.id }, t("field.language")), langSelect),
+    el("div", { class: "field" }, el("label", { for: qualSelect.id }, t("field.qualification")), qualSelect),
+    el("div", { class: "field" }, el("button", { type: "button", onclick: () => row.remove() }, t("action.remove"))));
+  $("#qual-rows").append(row);
+}
+
+let editing = null;
+function editInterpreter(profile) {
+  editing = profile;
+  const form = $("#qual-form");
+  $("#qual-h").textContent = t("admin.qualifications_of", { name: userName(profile.user_id) });
+  $("#qual-rows").replaceChildren();
+  profile.languages.forEach((l) => qualRow(l.language_code, l.qualification));
+  options($("#qual-gender"), GENDERS, (g) => (g ? t(`gender.${g}`) : t("gender.unspecified")), profile.gender || "");
+  $("#qual-max").value = profile.max_session_minutes;
+  form.hidden = false;
+  $("#qual-h").tabIndex = -1;
+  $("#qual-h").focus();
+}
+
+async function loadInterpreters() {
+  data.interpreters = await apiAll("/api/interpreters");
+  renderInterpreters();
+}
+
+function formData(form) {
+  const body = {};
+  for (const [key, value] of new FormData(form)) if (value !== "") body[key] = value;
+  return body;
+}
+
+function wireForms() {
+  $("#office-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    run(async () => { await api("/api/offices", { method: "POST", body: formData(e.target) }); e.target.reset(); await loadOffices(); },
+      "admin.created");
+  });
+  $("#user-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = formData(e.target);
+    if (body.office_id) body.office_id = Number(body.office_id);
+    run(async () => { await api("/api/users", { method: "POST", body }); e.target.reset(); await loadUsers(); }, "admin.created");
+  });
+  $("#user-filter").addEventListener("input", renderUsers);
+  $("#language-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = formData(e.target);
+    body.rtl = e.target.rtl.checked;
+    body.sign_language = e.target.sign_language.checked;
+    run(async () => { await api("/api/languages", { method: "POST", body }); e.target.reset(); await loadLanguages(); }, "admin.created");
+  });
+  $("#qual-add").addEventListener("click", () => qualRow());
+  $("#qual-cancel").addEventListener("click", () => { $("#qual-form").hidden = true; });
+  $("#qual-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const languages = $$("#qual-rows .row").map((row) => ({
+      language_code: row.querySelector("[name=language_code]").value,
+      qualification: row.querySelector("[name=qualification]").value,
+    }));
+    const body = { languages, max_session_minutes: Number($("#qual-max").value) };
+    if ($("#qual-gender").value) body.gender = $("#qual-gender").value;
+    run(async () => {
+      await api(`/api/interpreters/${editing.user_id}`, { method: "PATCH", body });
+      $("#qual-form").hidden = true;
+      await loadInterpreters();
+    }, "admin.saved");
+  });
+}
+
+function showSection() {
+  const id = (location.hash || "#offices").slice(1);
+  $$("main > section").forEach((s) => { s.hidden = s.id !== id; });
+  $$("main nav a").forEach((a) => a.setAttribute("aria-current", a.hash === `#${id}` ? "page" : "false"));
+}
+
+async function main() {
+  await startPage({ roles: ["admin"], titleKey: "admin.heading" });
+  wireForms();
+  showSection();
+  window.addEventListener("hashchange", showSection);
+  data.districts = await api("/api/districts");
+  await Promise.all([loadOffices(), loadLanguages()]);
+  await loadUsers();
+  await loadInterpreters();
+  onLocaleChange(() => { renderOffices(); renderUsers(); renderLanguages(); renderInterpreters(); apply(document); });
+  document.body.dataset.loaded = "1";
+}
+
+main();

@@ -1,0 +1,48 @@
+// Sign-in: POST /api/auth/login sets the HttpOnly session cookie; then go to the role's home.
+import { api, ApiError } from "./api.js";
+import { $, showStatus } from "./dom.js";
+import { currentLocale, preferredLocale, setLocale, t } from "./i18n.js";
+import { HOME } from "./shell.js";
+
+function safeNext() {
+  const next = new URLSearchParams(location.search).get("next");
+  // Only same-site paths: an open redirect on a login page is a phishing aid.
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : null;
+}
+
+async function main() {
+  await setLocale(preferredLocale(navigator.language.slice(0, 2)));
+  const toggle = $("#locale-switch");
+  const syncToggle = () => { toggle.lang = currentLocale() === "de" ? "en" : "de"; document.title = t("login.title"); };
+  syncToggle();
+  toggle.addEventListener("click", async () => {
+    await setLocale(currentLocale() === "de" ? "en" : "de", { remember: true });
+    syncToggle();
+  });
+  const form = $("#login");
+  const message = $("#message");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.username.value || !form.password.value) {
+      showStatus(message, t("login.missing"), "error");
+      (form.username.value ? form.password : form.username).focus();
+      return;
+    }
+    showStatus(message, t("login.working"));
+    try {
+      const user = await api("/api/auth/login", {
+        method: "POST", redirectOn401: false,
+        body: { username: form.username.value.trim(), password: form.password.value },
+      });
+      location.assign(safeNext() || HOME[user.role] || "/");
+    } catch (error) {
+      const key = error instanceof ApiError && error.status === 401 ? "login.failed"
+        : error instanceof ApiError && error.status === 429 ? "login.throttled" : "error.generic";
+      showStatus(message, t(key), "error");
+      form.password.select();
+    }
+  });
+  document.body.dataset.ready = "1";
+}
+
+main();
