@@ -25,9 +25,18 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Filled when the mail is built: who it went to and its subject (for the admin page).
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    # The whole RFC 5322 message, stored by the log transport (no SMTP host configured).
+    rendered: Mapped[str | None] = mapped_column(Text)
+    # Producers may pass a key so that repeating the same event (a re-run job) enqueues once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class NotificationPreference(Base):
+    """A user's choice for one kind; without a row the kind is sent (opt-out)."""
+
     __tablename__ = "notification_preferences"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)

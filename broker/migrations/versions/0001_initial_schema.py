@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 13:32:27.737438
+Revises:
+Create Date: 2026-11-24 13:33:33.507053
 """
 from collections.abc import Sequence
 
@@ -200,8 +200,13 @@ def upgrade() -> None:
     sa.Column('next_attempt_at', broker.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('sent_at', broker.database.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recipient', sa.String(length=254), nullable=True),
+    sa.Column('subject', sa.String(length=300), nullable=True),
+    sa.Column('rendered', sa.Text(), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_outbox_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_dedupe_key'))
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
