@@ -10,12 +10,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from broker.api import ROUTERS
 from broker.auth.throttle import LoginThrottle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
-from broker.errors import DomainError, domain_error_handler
+from broker.errors import DomainError, domain_error_handler, http_error_handler
+from broker.notification import sender as notification_sender
 from signaling.views import router as signaling_router
 from signaling.wiring import start_hub
 
@@ -30,9 +32,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     hub = await start_hub(app)  # signalling: WebSocket hub, rooms, presence (signaling/wiring.py)
+    # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
+    outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
     try:
         yield
     finally:
+        await notification_sender.stop(outbox)
         await hub.stop()  # closes every socket and echo peer at once
         await engine.dispose()
 
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         attempts=settings.login_attempts_per_window, window_seconds=settings.login_window_seconds
     )
     app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(signaling_router)  # /ws and /api/rtc/* (signaling/views.py)

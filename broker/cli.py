@@ -97,9 +97,10 @@ def demo(
                 if history > 0:
                     from broker.report.history import generate_history
 
-                    with typer.progressbar(length=history, label=f"Generating {history} months of history") as bar:
+                    label = f"Generating {history} months of history"
+                    with typer.progressbar(length=history, label=label) as bar:
                         rows = await generate_history(db=db, months=history,
-                                                      progress=lambda done, total: bar.update(1))
+                                                      progress=lambda _done, _total: bar.update(1))
                     await db.commit()
                     typer.echo(f"{rows} ledger rows generated.")
         finally:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class ErrorRead(BaseModel):
@@ -48,8 +49,37 @@ class Invalid(DomainError):
 
 async def domain_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
+    extra = dict(exc.extra)
+    detail: Any = exc.message
+    if exc.status_code == 422:
+        # Same shape as FastAPI's own validation errors, so clients read every 422 one way.
+        loc = extra.pop("loc", ["body"])
+        detail = [{"loc": loc, "msg": exc.message, "type": exc.code}]
+    body: dict[str, Any] = {"detail": detail, "code": exc.code, "message": exc.message, **extra}
     return JSONResponse(status_code=exc.status_code, content=body)
+
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid", 429: "throttled",
+}
+
+
+class CodedHTTPException(StarletteHTTPException):
+    """An HTTPException that names its machine-readable code (e.g. the role guard's refusal)."""
+
+    def __init__(self, status_code: int, detail: str, *, code: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, detail=detail, headers=headers)
+        self.code = code
+
+
+async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Every HTTP error has the same shape as domain errors: `{detail, code}`."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "error")
+    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "code": code},
+                        headers=exc.headers)
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {

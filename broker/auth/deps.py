@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.auth import service as auth_service
 from broker.enums import Role
+from broker.errors import CodedHTTPException
 from broker.user.models import User
 
 SESSION_COOKIE = "vd_session"
+ROLE_FORBIDDEN = "role_forbidden"
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
@@ -63,10 +65,10 @@ class RoleGuard:
             return
         user = await get_current_user(request, db)
         if user.role not in self.roles:
-            raise HTTPException(
+            raise CodedHTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail="Diese Funktion ist für Ihre Rolle nicht freigegeben. / "
-                "Your role may not use this function.",
+                "Diese Funktion ist für Ihre Rolle nicht freigegeben. / Your role may not use this function.",
+                code=ROLE_FORBIDDEN,
             )
 
     def __repr__(self) -> str:

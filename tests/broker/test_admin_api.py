@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit.models import AuditEntry
+from broker.database import utcnow
 from broker.enums import LedgerOutcome, Media, RequestMode
 from broker.ledger.models import LedgerEntry
-from broker.database import utcnow
 from tests.conftest import World
 
 

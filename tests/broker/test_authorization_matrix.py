@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.auth import service as auth_service
-from broker.auth.deps import RoleGuard
+from broker.auth.deps import ROLE_FORBIDDEN, RoleGuard
 from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus, Role
 from broker.request.models import InterpretingRequest
@@ -144,10 +144,10 @@ async def test_role_matrix(client: httpx.AsyncClient, app: FastAPI, db: AsyncSes
             ok = response.status_code == 401
         elif role in guard.roles:
             ok = response.status_code != 401 and not (
-                response.status_code == 403 and "code" not in response.json()
+                response.status_code == 403 and response.json().get("code") == ROLE_FORBIDDEN
             )
         else:
-            ok = response.status_code == 403
+            ok = response.status_code == 403 and response.json().get("code") == ROLE_FORBIDDEN
         if response.status_code >= 500:
             ok = False
         if not ok:
