@@ -205,9 +205,7 @@ def plan(
 
 
 @report_app.command("unmet")
-def unmet(
-    date_from: From = None, date_to: To = None, fmt: Fmt = OutputFormat.TABLE, output: Output = None
-) -> None:
+def unmet(date_from: From = None, date_to: To = None, fmt: Fmt = OutputFormat.TABLE, output: Output = None) -> None:
     """Languages ranked by unmet demand."""
     filters = _filters(date_from, date_to, None, None, None, None, None, None, None)
     ranking = _run(lambda db: rankings.unmet_ranking(db=db, filters=filters))
@@ -231,9 +229,7 @@ def grow(
 
 
 @report_app.command("pay")
-def pay(
-    date_from: From = None, date_to: To = None, fmt: Fmt = OutputFormat.TABLE, output: Output = None
-) -> None:
+def pay(date_from: From = None, date_to: To = None, fmt: Fmt = OutputFormat.TABLE, output: Output = None) -> None:
     """Sessions, minutes and late cancellations per interpreter and month."""
     filters = _filters(date_from, date_to, None, None, None, None, None, None, None)
     table = _run(lambda db: rankings.pay(db=db, filters=filters))

@@ -49,15 +49,10 @@ def _figure(data: list[Any], **layout: Any) -> dict[str, Any]:
 
 
 def _table(report: UsageReport, grouping: Grouping, columns: list[str]) -> list[dict[str, Any]]:
-    return [
-        {grouping.value: row.label[grouping.value], **row.model_dump(include=set(columns))}
-        for row in report.rows
-    ]
+    return [{grouping.value: row.label[grouping.value], **row.model_dump(include=set(columns))} for row in report.rows]
 
 
-async def build(
-    *, db: AsyncSession, filters: ReportFilters, params: PlanningParams, lang: str = "de"
-) -> Dashboard:
+async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningParams, lang: str = "de") -> Dashboard:
     """Five sections: languages, monthly trend, weekday × hour heatmap, fill rate, staffing gaps."""
     t = TEXTS.get(lang, TEXTS["de"])
     sections: list[ChartSection] = []

@@ -214,9 +214,7 @@ def xlsx_file(header: Sequence[str], rows: Iterable[dict[str, Any]], *, title: s
     return writer.finish()
 
 
-async def ledger_rows(
-    *, db: AsyncSession, filters: ReportFilters, batch: int = 2000
-) -> AsyncIterator[dict[str, Any]]:
+async def ledger_rows(*, db: AsyncSession, filters: ReportFilters, batch: int = 2000) -> AsyncIterator[dict[str, Any]]:
     """The pseudonymous ledger rows a filter selects, streamed from a server-side cursor."""
     await service.validate_filters(db=db, filters=filters)
     columns = [getattr(L, name) for name in LEDGER_COLUMNS]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.enums import InterpreterStatus, LedgerOutcome, Media, OfficeKind, RequestMode
@@ -115,9 +115,7 @@ def iter_ledger_rows(
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour < end:
         local = hour.astimezone(LOCAL_TZ)
-        shape = HOUR_SHAPE[local.hour] or (
-            LONG_DAY_HOURS.get(local.hour, 0.0) if local.weekday() in (1, 3) else 0.0
-        )
+        shape = HOUR_SHAPE[local.hour] or (LONG_DAY_HOURS.get(local.hour, 0.0) if local.weekday() in (1, 3) else 0.0)
         office_hours = shape * WEEKDAY_FACTOR[local.weekday()] * per_hour * _season(hour, start)
         night = NIGHT_RATE * _season(hour, start) if office_hours == 0 else 0.0
         for _ in range(_poisson(rng, office_hours + night)):
@@ -262,20 +260,10 @@ def iter_presence_rows(
 
 
 async def load_dimensions(*, db: AsyncSession) -> Dimensions:
-    offices = (
-        (await db.execute(select(Office.id, Office.kind, Office.district_ags).order_by(Office.id)))
-        .tuples()
-        .all()
-    )
-    languages = (
-        (await db.execute(select(Language.code).where(Language.active).order_by(Language.code)))
-        .scalars()
-        .all()
-    )
+    offices = (await db.execute(select(Office.id, Office.kind, Office.district_ags).order_by(Office.id))).all()
+    languages = (await db.execute(select(Language.code).where(Language.active).order_by(Language.code))).scalars().all()
     purposes = (
-        (await db.execute(select(Purpose.code).where(Purpose.active).order_by(Purpose.sort_order)))
-        .scalars()
-        .all()
+        (await db.execute(select(Purpose.code).where(Purpose.active).order_by(Purpose.sort_order))).scalars().all()
     )
     interpreters: dict[str, list[int]] = {}
     for code, user_id in await db.execute(
@@ -302,8 +290,14 @@ async def generate_history(
     rng = random.Random(seed)
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=round(months * 30.44))
+    # Idempotent: a second run only fills the time since the newest row, it never doubles.
+    newest = (await db.execute(select(func.max(LedgerEntry.requested_at)))).scalar()
+    if newest is not None and newest > start:
+        start = min(newest + timedelta(seconds=1), end)
     interpreter_ids = sorted({i for ids in dims.interpreters.values() for i in ids})
-    presence = list(iter_presence_rows(interpreters=interpreter_ids, start=start, end=end, rng=rng))
+    latest_presence = (await db.execute(select(func.max(PresenceInterval.started_at)))).scalar()
+    presence_start = max(start, latest_presence + timedelta(days=1)) if latest_presence else start
+    presence = list(iter_presence_rows(interpreters=interpreter_ids, start=presence_start, end=end, rng=rng))
     for chunk_start in range(0, len(presence), 5000):
         await db.execute(insert(PresenceInterval), presence[chunk_start : chunk_start + 5000])
     written = 0

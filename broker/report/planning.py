@@ -126,9 +126,7 @@ async def _have_online(
     *, db: AsyncSession, start: datetime, end: datetime, counts: list[int]
 ) -> dict[str, list[float]] | None:
     """Mean interpreters online per language and hour of week; None without presence history."""
-    stmt = select(
-        PresenceInterval.interpreter_id, PresenceInterval.started_at, PresenceInterval.ended_at
-    ).where(
+    stmt = select(PresenceInterval.interpreter_id, PresenceInterval.started_at, PresenceInterval.ended_at).where(
         PresenceInterval.status.in_(ONLINE),
         PresenceInterval.started_at < end,
         (PresenceInterval.ended_at.is_(None)) | (PresenceInterval.ended_at > start),
@@ -143,9 +141,7 @@ async def _have_online(
             cursor = next_hour
     if not hours_online:
         return None
-    languages = (
-        await db.execute(select(InterpreterLanguage.interpreter_id, InterpreterLanguage.language_code))
-    ).all()
+    languages = (await db.execute(select(InterpreterLanguage.interpreter_id, InterpreterLanguage.language_code))).all()
     have: dict[str, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
     for interpreter, code in languages:
         for slot, value in enumerate(hours_online.get(interpreter, ())):
@@ -154,9 +150,7 @@ async def _have_online(
     return have
 
 
-async def planning_report(
-    *, db: AsyncSession, filters: ReportFilters, params: PlanningParams
-) -> PlanningReport:
+async def planning_report(*, db: AsyncSession, filters: ReportFilters, params: PlanningParams) -> PlanningReport:
     """Need vs have per language and hour of the week, the merged gap table, a language summary."""
     filters = planning_period(filters)
     names = await service.validate_filters(db=db, filters=filters)
@@ -169,13 +163,9 @@ async def planning_report(
     registered = dict(
         (
             await db.execute(
-                select(InterpreterLanguage.language_code, func.count()).group_by(
-                    InterpreterLanguage.language_code
-                )
+                select(InterpreterLanguage.language_code, func.count()).group_by(InterpreterLanguage.language_code)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     all_talk = sum(t[3] for t in totals.values())
     all_sessions = sum(t[2] for t in totals.values())
@@ -283,5 +273,5 @@ def merge_gaps(slots: list[PlanningSlot], language_names: dict[str, str]) -> lis
             f"{gap.language_name}, {timekeys.WEEKDAYS_DE[gap.weekday]} "
             f"{gap.start_hour}–{gap.end_hour}: need {gap.need}, have {round(gap.have, 1):g}"
         )
-    gaps.sort(key=lambda g: (-g.gap * (g.end_hour - g.start_hour), g.language, g.weekday, g.start_hour))
+    gaps.sort(key=lambda g: (-g.gap, g.start_hour - g.end_hour, g.language, g.weekday, g.start_hour))
     return gaps

@@ -44,13 +44,9 @@ async def unmet_ranking(*, db: AsyncSession, filters: ReportFilters) -> list[Unm
     registered = dict(
         (
             await db.execute(
-                select(InterpreterLanguage.language_code, func.count()).group_by(
-                    InterpreterLanguage.language_code
-                )
+                select(InterpreterLanguage.language_code, func.count()).group_by(InterpreterLanguage.language_code)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rows = [
         UnmetRow(
@@ -143,7 +139,7 @@ async def pay(*, db: AsyncSession, filters: ReportFilters) -> list[PayRow]:
         .where(*service.conditions(filters), L.interpreter_id.is_not(None))
         .group_by(L.interpreter_id, month)
     )
-    people = dict((await db.execute(select(User.id, User.display_name))).tuples().all())
+    people = dict((await db.execute(select(User.id, User.display_name))).all())
     rows = [
         PayRow(
             interpreter_id=int(who),

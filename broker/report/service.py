@@ -64,9 +64,7 @@ IS_BOOKED_CANCELLATION = (L.mode == RequestMode.BOOKED) & (L.outcome == LedgerOu
 IS_UNMET = L.outcome.in_([LedgerOutcome.UNFILLED, LedgerOutcome.NO_INTERPRETER]) | (
     (L.outcome == LedgerOutcome.CANCELLED) & (L.mode == RequestMode.ON_DEMAND)
 )
-IS_WAIT_MEASURED = (
-    (L.mode == RequestMode.ON_DEMAND) & L.connected_at.is_not(None) & L.wait_seconds.is_not(None)
-)
+IS_WAIT_MEASURED = (L.mode == RequestMode.ON_DEMAND) & L.connected_at.is_not(None) & L.wait_seconds.is_not(None)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -128,7 +126,7 @@ def percentile(histogram: dict[int, int], fraction: float) -> float | None:
             high = value
             break
     assert low is not None and high is not None
-    return low + (high - low) * (position - int(position))
+    return round(low + (high - low) * (position - int(position)), 1)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -206,10 +204,10 @@ class Labels:
 
 
 async def labels(*, db: AsyncSession) -> Labels:
-    offices = dict((await db.execute(select(Office.id, Office.name))).tuples().all())
-    districts = dict((await db.execute(select(District.ags, District.name))).tuples().all())
-    languages = dict((await db.execute(select(Language.code, Language.name_de))).tuples().all())
-    purposes = dict((await db.execute(select(Purpose.code, Purpose.name_de))).tuples().all())
+    offices = dict((await db.execute(select(Office.id, Office.name))).all())
+    districts = dict((await db.execute(select(District.ags, District.name))).all())
+    languages = dict((await db.execute(select(Language.code, Language.name_de))).all())
+    purposes = dict((await db.execute(select(Purpose.code, Purpose.name_de))).all())
     return Labels(offices, districts, languages, purposes)
 
 
@@ -298,9 +296,7 @@ async def usage_cells(
         key = tuple(_plain(v) for v in row[: len(keys)])
         cells[key].sums = {n: int(v or 0) for n, v in zip(names, row[len(keys) :], strict=True)}
     hist_stmt = (
-        select(*keys, L.wait_seconds, func.count())
-        .where(*where, IS_WAIT_MEASURED)
-        .group_by(*keys, L.wait_seconds)
+        select(*keys, L.wait_seconds, func.count()).where(*where, IS_WAIT_MEASURED).group_by(*keys, L.wait_seconds)
     )
     for row in await db.execute(hist_stmt):
         key = tuple(_plain(v) for v in row[: len(keys)])
@@ -308,9 +304,7 @@ async def usage_cells(
     return cells
 
 
-async def usage_report(
-    *, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]
-) -> UsageReport:
+async def usage_report(*, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]) -> UsageReport:
     """The usage table for `filters`, one row per combination of `group_by` values present."""
     group_by = list(dict.fromkeys(group_by))  # repeated groupings add nothing
     names = await validate_filters(db=db, filters=filters)
@@ -327,6 +321,4 @@ async def usage_report(
                 **figures_from(cell),
             )
         )
-    return UsageReport(
-        filters=filters, group_by=group_by, rows=rows, total=UsageFigures(**figures_from(total))
-    )
+    return UsageReport(filters=filters, group_by=group_by, rows=rows, total=UsageFigures(**figures_from(total)))

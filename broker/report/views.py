@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from broker.auth.deps import SessionDep, allow
 from broker.enums import Media, OfficeKind, RequestMode, Role
@@ -38,6 +38,7 @@ router = APIRouter(
 assets_router = APIRouter(tags=["assets"])
 
 Format = Literal["csv", "xlsx"]
+OfficeId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -47,7 +48,7 @@ MEDIA_TYPES = {
 def report_filters(
     date_from: Annotated[date | None, Query(alias="from", description="First day (local), inclusive")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="Last day (local), inclusive")] = None,
-    office_id: Annotated[list[int], Query(ge=1, le=2**31 - 1)] = [],  # noqa: B006 - FastAPI copies defaults
+    office_id: Annotated[list[OfficeId], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     office_kind: Annotated[list[OfficeKind], Query()] = [],  # noqa: B006
     district: Annotated[list[str], Query(max_length=8)] = [],  # noqa: B006
     language: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
