@@ -218,7 +218,6 @@ def build_message(ctx: MailContext, *, settings: Settings) -> EmailMessage:
     message["Subject"] = subject
     message["Date"] = format_datetime(ctx.created_at.astimezone(UTC))
     message["Message-ID"] = message_id(ctx.outbox_id, ctx.created_at, settings)
-    message["Content-Language"] = ctx.locale
     message["Auto-Submitted"] = "auto-generated"
     message["X-Videodolmetschen-Kind"] = ctx.kind.value
     message.set_content(plain, subtype="plain", charset="utf-8")
@@ -232,4 +231,8 @@ def build_message(ctx: MailContext, *, settings: Settings) -> EmailMessage:
             filename=f"termin-{ref}.ics" if ctx.locale == "de" else f"booking-{ref}.ics",
             params={"method": method},
         )
+    # Fixed boundaries (random by default) keep a re-sent mail identical to the first copy.
+    for number, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        part.set_boundary(f"=_vd.{ctx.outbox_id}.{number}_=")
+    message["Content-Language"] = ctx.locale  # after the parts: set_content drops Content-* headers
     return message

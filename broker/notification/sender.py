@@ -106,7 +106,7 @@ async def claim_due(
         .returning(OutboxMessage.id, OutboxMessage.attempts)
         .execution_options(synchronize_session=False)
     )
-    return sorted((Claim(id=i, attempts=a) for i, a in claimed.tuples()), key=lambda c: c.id)
+    return sorted((Claim(id=i, attempts=a) for i, a in claimed.all()), key=lambda c: c.id)
 
 
 async def build(

@@ -82,7 +82,7 @@ async def get_preferences(*, db: AsyncSession, user: User) -> dict[Kind, bool]:
             NotificationPreference.user_id == user.id
         )
     )
-    chosen = {kind: email for kind, email in rows.tuples()}
+    chosen = {kind: email for kind, email in rows.all()}
     return {kind: bool(chosen.get(kind.value, True)) for kind in kinds_for(user.role)}
 
 
