@@ -72,3 +72,13 @@ def test_relayed_messages_serialise_from_as_from() -> None:
     """The sender stamp is written as `from`, the JavaScript-friendly name."""
     offer = p.Offer(to="b", sdp="v=0").model_copy(update={"from_": "a"})
     assert json.loads(p.serialize(offer))["from"] == "a"
+
+
+def test_docs_show_a_valid_example_of_every_message() -> None:
+    """docs/signaling.md has a JSON example for every type, and each one parses."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "signaling.md").read_text()
+    types = {p.parse(block).type for block in re.findall(r"```json\n(.*?)```", doc, re.S)}
+    assert types == p.MESSAGE_TYPES
