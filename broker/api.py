@@ -6,6 +6,7 @@ from broker.auth.views import router as auth_router
 from broker.health import router as health_router
 from broker.interpreter.views import router as interpreter_router
 from broker.language.views import router as language_router
+from broker.notification.views import router as notification_router
 from broker.office.views import router as office_router
 from broker.report.views import assets_router as report_assets_router
 from broker.report.views import router as report_router
@@ -20,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     interpreter_router,
     report_router,
     report_assets_router,
+    notification_router,
 ]
