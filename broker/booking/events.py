@@ -1,0 +1,77 @@
+"""Booking events: what happened to a booking, for whom.
+
+`emit` runs the registered listeners inside the caller's transaction (the e-mail outbox hooks
+in here, so a mail exists if and only if its change committed) and records a realtime note
+for each recipient, which `broker.request.realtime.commit` publishes after the commit.
+
+Kinds follow `broker.notification.kinds.Kind` where one exists; `booking_room_open` and
+`booking_unassigned` are realtime only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.request import realtime
+from broker.request.models import InterpretingRequest
+
+BOOKING_ASSIGNED = "booking_assigned"  # to the interpreter: please confirm
+BOOKING_CONFIRMED = "booking_confirmed"
+BOOKING_DECLINED = "booking_declined"
+BOOKING_UNASSIGNED = "booking_unassigned"  # declined and nobody else free: caseworker decides
+BOOKING_CANCELLED = "booking_cancelled"
+BOOKING_LATE_CANCELLED = "booking_late_cancelled"
+REMINDER_DUE = "reminder_due"
+BOOKING_ROOM_OPEN = "booking_room_open"
+NO_SHOW_ESCALATED = "no_show_escalated"
+
+
+@dataclass(frozen=True)
+class BookingEvent:
+    kind: str
+    booking_id: int
+    recipients: tuple[int, ...]
+    # Matches `broker.notification.kinds.BookingPayload`: ids, codes and times, nothing personal.
+    payload: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)  # realtime details (status, reminder, …)
+    dedupe_key: str | None = None
+
+
+Listener = Callable[[AsyncSession, BookingEvent], Awaitable[None]]
+_listeners: list[Listener] = []
+
+
+def add_listener(listener: Listener) -> None:
+    """Call `listener(db, event)` inside the transaction of every booking event."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def payload_of(booking: InterpretingRequest) -> dict[str, Any]:
+    return {"booking_id": booking.id, "office_id": booking.office_id,
+            "language_code": booking.language_code, "purpose": booking.purpose,
+            "start": booking.scheduled_start, "end": booking.scheduled_end}
+
+
+async def emit(db: AsyncSession, kind: str, booking: InterpretingRequest, recipients: Iterable[int | None],
+               *, extra: dict[str, Any] | None = None, dedupe_key: str | None = None) -> BookingEvent:
+    users = tuple(dict.fromkeys(uid for uid in recipients if uid is not None))
+    event = BookingEvent(kind=kind, booking_id=booking.id, recipients=users, payload=payload_of(booking),
+                         extra=extra or {}, dedupe_key=dedupe_key)
+    for listener in list(_listeners):
+        await listener(db, event)
+    wire = {key: value.isoformat() if hasattr(value, "isoformat") else value
+            for key, value in event.payload.items()}
+    for user_id in users:
+        realtime.notify(db, user_id, {"type": "booking", "kind": kind, "status": booking.status.value,
+                                      "interpreter_id": booking.interpreter_id, **wire, **event.extra})
+    return event
