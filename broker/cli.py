@@ -68,7 +68,9 @@ def serve(
         create_app(settings),
         host=bind_host,
         port=bind_port,
+        ws="websockets-sansio",  # measured: less memory per socket and more relayed msgs/s than the default
         ws_per_message_deflate=False,  # signalling messages are small; compression costs ~30 KiB a socket
+        ws_max_size=65536,  # the protocol caps messages at 64 KiB; refuse bigger frames early
         proxy_headers=True,
         log_level="info",
     )

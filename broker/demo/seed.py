@@ -107,9 +107,9 @@ async def seed(db: AsyncSession, progress: ProgressFn | None = None) -> SeedSumm
     caseworkers = 0
     for office in offices:
         for n in (1, 2):
-            kind = {"immigration_office": "abh", "job_centre": "jc"}.get(office.kind.value, "eae")
+            short = {"immigration_office": "abh", "job_centre": "jc"}.get(office.kind.value, "eae")
             district = office.name.split(" ", 1)[1]
-            username = f"sb-{_slug(district)}-{kind}-{n}"
+            username = f"sb-{_slug(district)}-{short}-{n}"
             await _get_or_add(db, User, {"username": username}, display_name=f"Sachbearbeitung {n} – {office.name}",
                               role=Role.CASEWORKER, office_id=office.id, password_hash=password_hash,
                               locale="de", active=True)

@@ -15,7 +15,7 @@ async def get(*, db: AsyncSession, user_id: int) -> InterpreterProfile | None:
 
 
 def list_query(*, language_code: str | None = None,
-               status: InterpreterStatus | None = None) -> Select[tuple[InterpreterProfile]]:
+               status: InterpreterStatus | None = None) -> Select[InterpreterProfile]:
     stmt = select(InterpreterProfile).order_by(InterpreterProfile.user_id)
     if language_code is not None:
         stmt = stmt.where(

@@ -23,7 +23,7 @@ def list_query(
     district_ags: str | None = None,
     active: bool | None = None,
     q: str | None = None,
-) -> Select[tuple[Office]]:
+) -> Select[Office]:
     stmt = select(Office).order_by(Office.name)
     if scope is not None:
         stmt = stmt.where(Office.id == scope)

@@ -31,7 +31,7 @@ def list_query(
     role: Role | None = None,
     active: bool | None = None,
     q: str | None = None,
-) -> Select[tuple[User]]:
+) -> Select[User]:
     stmt = select(User).order_by(User.username)
     if office_id is not None:
         stmt = stmt.where(User.office_id == office_id)
