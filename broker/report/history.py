@@ -92,15 +92,21 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return count
 
 
-def _season(moment: datetime, start: datetime) -> float:
-    growth = 1.0 + 0.2 * (moment - start).days / 365.0
+def _season(moment: datetime, start: datetime, growth_per_year: float = 0.2) -> float:
+    growth = 1.0 + growth_per_year * (moment - start).days / 365.0
     month, day = moment.month, moment.day
     dip = 0.8 if month in (7, 8) else 0.7 if (month == 12 and day > 20) or (month == 1 and day < 3) else 1.0
     return growth * dip
 
 
 def iter_ledger_rows(
-    *, dims: Dimensions, start: datetime, end: datetime, rng: random.Random, per_day: float = 140.0
+    *,
+    dims: Dimensions,
+    start: datetime,
+    end: datetime,
+    rng: random.Random,
+    per_day: float = 140.0,
+    growth_per_year: float = 0.2,
 ) -> Iterator[dict[str, Any]]:
     """Ledger rows (column -> value) in time order from `start` to `end` (UTC)."""
     if not dims.offices or not dims.languages or not dims.purposes:
@@ -116,8 +122,8 @@ def iter_ledger_rows(
     while hour < end:
         local = hour.astimezone(LOCAL_TZ)
         shape = HOUR_SHAPE[local.hour] or (LONG_DAY_HOURS.get(local.hour, 0.0) if local.weekday() in (1, 3) else 0.0)
-        office_hours = shape * WEEKDAY_FACTOR[local.weekday()] * per_hour * _season(hour, start)
-        night = NIGHT_RATE * _season(hour, start) if office_hours == 0 else 0.0
+        office_hours = shape * WEEKDAY_FACTOR[local.weekday()] * per_hour * _season(hour, start, growth_per_year)
+        night = NIGHT_RATE * _season(hour, start, growth_per_year) if office_hours == 0 else 0.0
         for _ in range(_poisson(rng, office_hours + night)):
             at = hour + timedelta(seconds=rng.randrange(3600))
             if at >= end:
