@@ -10,8 +10,9 @@ open while talking to the mail server (on SQLite every transaction holds the wri
    The claim is a lease: if the process dies, the row becomes due again when the lease ends.
 2. *send* outside any transaction.
 3. *record*: sent; or due again after an exponential back-off; or failed for good after a
-   permanent 5xx rejection or after `max_attempts`. The update is fenced on the claimed
-   attempt number so a sender whose lease ran out cannot overwrite a newer claim.
+   permanent 5xx rejection or after `max_attempts`. A failure is recorded only if the row
+   still carries this claim's attempt number, so a sender whose lease ran out cannot push
+   back a newer claim; a success is always recorded (the mail did go out).
 
 A crash after the server accepted a mail but before step 3 committed sends it again after the
 lease: the only duplicate that cannot be avoided without the server's help. The re-sent mail
