@@ -18,6 +18,7 @@ from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
 from broker.errors import DomainError, domain_error_handler, http_error_handler
 from broker.notification import sender as notification_sender
+from broker.request.wiring import start_dispatch
 from signaling.views import router as signaling_router
 from signaling.wiring import start_hub
 
@@ -32,12 +33,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     hub = await start_hub(app)  # signalling: WebSocket hub, rooms, presence (signaling/wiring.py)
+    dispatcher = await start_dispatch(app)  # on-demand dispatch loop, presence, replay (broker/request/wiring.py)
     # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
     outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
     try:
         yield
     finally:
         await notification_sender.stop(outbox)
+        await dispatcher.stop()
         await hub.stop()  # closes every socket and echo peer at once
         await engine.dispose()
 

@@ -1,0 +1,67 @@
+"""Call bookkeeping: the room of an accepted request, join information, guest links, the end.
+
+Media never passes the server; a `Call` row only says which room belongs to which request,
+until when it may be joined, and whether a one-time guest link was handed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.call.models import Call
+from broker.config import Settings
+from broker.enums import CallStatus
+from broker.request import realtime
+from broker.request.models import InterpretingRequest
+
+COUNTER, INTERPRETER, GUEST = "counter", "interpreter", "guest"
+
+
+def room_lifetime(settings: Settings) -> timedelta:
+    """A room lives as long as the longest allowed appointment plus a margin."""
+    return timedelta(minutes=settings.booking_max_minutes + 30)
+
+
+async def get_for_request(*, db: AsyncSession, request_id: int) -> Call | None:
+    return (await db.execute(select(Call).where(Call.request_id == request_id))).scalar_one_or_none()
+
+
+async def open_for(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
+                   now: datetime) -> Call:
+    """Create the request's room and have both parties sent their join information after commit."""
+    assert request.interpreter_id is not None
+    call = Call(id=secrets.token_urlsafe(18), request_id=request.id, status=CallStatus.WAITING,
+                created_at=now, opens_at=now, expires_at=now + room_lifetime(settings))
+    db.add(call)
+    await db.flush()
+    realtime.effects(db).items.append(realtime.Join(
+        room_id=call.id, request_id=request.id, expires_at=call.expires_at,
+        parties=((request.caseworker_id, COUNTER), (request.interpreter_id, INTERPRETER))))
+    return call
+
+
+async def mark_connected(*, db: AsyncSession, call: Call) -> None:
+    if call.status is CallStatus.WAITING:
+        call.status = CallStatus.ACTIVE
+        await db.flush()
+
+
+async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:
+    """End the call; the room closes after commit, so every join token becomes useless."""
+    if call.status is CallStatus.ENDED:
+        return
+    call.status = CallStatus.ENDED
+    call.ended_at = now
+    await db.flush()
+    realtime.effects(db).items.append(realtime.Close(call.id, "ended"))
+
+
+async def remember_guest_link(*, db: AsyncSession, call: Call, token: str) -> None:
+    """Store only the hash of the latest guest link; issuing a new one replaces it."""
+    call.guest_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    await db.flush()

@@ -1,0 +1,231 @@
+"""The dispatch engine: who gets an offer, and how interpreters are reserved and released.
+
+Concurrency rules (they hold on SQLite and PostgreSQL, across processes):
+
+* Lock order is request row → offer rows → interpreter profile rows. Every change to a
+  request's offers first locks the request (`lock_request`, SELECT … FOR UPDATE on
+  PostgreSQL; SQLite runs every transaction as BEGIN IMMEDIATE, so it is serialised anyway).
+* An interpreter's profile `status` is the reservation: `offered` while exactly one offer is
+  pending, `in_session` while an accepted offer is open. Candidates are picked with
+  FOR UPDATE SKIP LOCKED among `available` profiles, so two dispatchers never wait for each
+  other and never reserve the same person. The partial unique indexes on `offers` are the
+  safety net under all of this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.config import DispatchStrategy, Settings
+from broker.enums import (
+    InterpreterStatus,
+    OfferStatus,
+    Qualification,
+    QualificationWish,
+    RequestMode,
+    RequestStatus,
+)
+from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
+from broker.ledger import service as ledger_service
+from broker.notification import hooks as notification_hooks
+from broker.request import realtime
+from broker.request.models import InterpretingRequest, Offer
+from broker.user.models import User
+
+WAITING = (RequestStatus.QUEUED, RequestStatus.OFFERED)
+STATUS_EVENT = "request-status"
+
+QUALIFICATION_RANK = case(
+    {q.value: q.rank for q in Qualification}, value=InterpreterLanguage.qualification, else_=len(Qualification)
+)
+# What an interpreter falls back to when an offer or session ends.
+IDLE_STATUS = case(
+    (and_(InterpreterProfile.online, InterpreterProfile.wants_offers), InterpreterStatus.AVAILABLE.value),
+    (InterpreterProfile.online, InterpreterStatus.AWAY.value),
+    else_=InterpreterStatus.OFFLINE.value,
+)
+
+
+def idle_status(profile: InterpreterProfile) -> InterpreterStatus:
+    if profile.online and profile.wants_offers:
+        return InterpreterStatus.AVAILABLE
+    return InterpreterStatus.AWAY if profile.online else InterpreterStatus.OFFLINE
+
+
+async def lock_request(db: AsyncSession, request_id: int, *,
+                       skip_locked: bool = False) -> InterpretingRequest | None:
+    """Load the request row locked for this transaction (None: missing, or busy with skip_locked)."""
+    stmt = (select(InterpretingRequest).where(InterpretingRequest.id == request_id)
+            .with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True))
+    return (await db.execute(stmt)).scalar_one_or_none()
+
+
+async def pending_offers(db: AsyncSession, request_id: int) -> list[Offer]:
+    stmt = (select(Offer).where(Offer.request_id == request_id, Offer.status == OfferStatus.PENDING)
+            .order_by(Offer.id).execution_options(populate_existing=True))
+    return list((await db.execute(stmt)).scalars())
+
+
+def _qualifications(wish: QualificationWish) -> list[Qualification] | None:
+    if wish is QualificationWish.SWORN:
+        return [Qualification.SWORN]
+    if wish is QualificationWish.CERTIFIED:
+        return [Qualification.SWORN, Qualification.CERTIFIED]
+    return None
+
+
+def eligibility(request: InterpretingRequest) -> list[Any]:
+    """WHERE clauses: qualified for language and wishes, available, online, not asked before."""
+    clauses: list[Any] = [
+        InterpreterLanguage.language_code == request.language_code,
+        InterpreterProfile.status == InterpreterStatus.AVAILABLE,
+        InterpreterProfile.online.is_(True),
+        InterpreterProfile.wants_offers.is_(True),
+        InterpreterProfile.minutes_since_break < InterpreterProfile.max_session_minutes,
+        User.active.is_(True),
+    ]
+    if request.id is not None:
+        asked = select(Offer.interpreter_id).where(Offer.request_id == request.id)
+        clauses.append(InterpreterProfile.user_id.not_in(asked))
+    if request.wish_gender is not None:
+        clauses.append(InterpreterProfile.gender == request.wish_gender)
+    allowed = _qualifications(request.wish_qualification)
+    if allowed is not None:
+        clauses.append(InterpreterLanguage.qualification.in_([q.value for q in allowed]))
+    return clauses
+
+
+def candidates_query(request: InterpretingRequest, limit: int) -> Any:
+    """Longest idle first (fair share), then the stronger qualification; locked, skipping busy rows."""
+    return (
+        select(InterpreterProfile.user_id)
+        .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == InterpreterProfile.user_id)
+        .join(User, User.id == InterpreterProfile.user_id)
+        .where(*eligibility(request))
+        .order_by(InterpreterProfile.idle_since.asc().nulls_first(), QUALIFICATION_RANK,
+                  InterpreterProfile.user_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=InterpreterProfile)
+    )
+
+
+async def has_candidate(db: AsyncSession, request: InterpretingRequest) -> bool:
+    stmt = (select(InterpreterProfile.user_id)
+            .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == InterpreterProfile.user_id)
+            .join(User, User.id == InterpreterProfile.user_id)
+            .where(*eligibility(request)).limit(1))
+    return (await db.execute(stmt)).first() is not None
+
+
+def status_event(request: InterpretingRequest, **extra: Any) -> dict[str, Any]:
+    return {"type": STATUS_EVENT, "request_id": request.id, "status": request.status.value, **extra}
+
+
+def offer_event(offer: Offer, request: InterpretingRequest) -> dict[str, Any]:
+    """What the interpreter sees: language, purpose, media, priority — no personal data."""
+    return {"type": "offer", "offer_id": offer.id, "request_id": request.id,
+            "language_code": request.language_code, "purpose": request.purpose,
+            "media": request.media.value, "priority": request.priority.value,
+            "mode": request.mode.value, "expires_at": offer.expires_at.isoformat()}
+
+
+async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
+                   now: datetime) -> list[Offer]:
+    """Offer a locked, waiting request to as many eligible interpreters as the strategy allows."""
+    if request.status not in WAITING:
+        return []
+    if request.deadline_at is not None and request.deadline_at <= now:
+        await finish_unfilled(db=db, request=request, now=now)
+        return []
+    pending = len(await pending_offers(db, request.id))
+    wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
+    offers: list[Offer] = []
+    if wanted > pending:
+        ids = list((await db.execute(candidates_query(request, wanted - pending))).scalars())
+        if ids:
+            await db.execute(
+                update(InterpreterProfile)
+                .where(InterpreterProfile.user_id.in_(ids), InterpreterProfile.status == InterpreterStatus.AVAILABLE)
+                .values(status=InterpreterStatus.OFFERED, status_changed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            expires = now + timedelta(seconds=settings.offer_timeout_seconds)
+            offers = [Offer(request_id=request.id, interpreter_id=i, status=OfferStatus.PENDING,
+                            created_at=now, expires_at=expires) for i in ids]
+            db.add_all(offers)
+            await db.flush()
+    before = request.status
+    request.status = RequestStatus.OFFERED if pending or offers else RequestStatus.QUEUED
+    if offers:
+        request.first_offered_at = request.first_offered_at or now
+        request.offers_made += len(offers)
+    request.version += 1
+    await db.flush()
+    for offer in offers:
+        realtime.notify(db, offer.interpreter_id, offer_event(offer, request))
+    if request.status is not before:
+        realtime.notify(db, request.caseworker_id, status_event(request))
+    return offers
+
+
+async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -> None:
+    """Interpreters whose offer ended unaccepted fall back to available / away / offline."""
+    if not interpreter_ids:
+        return
+    await db.execute(
+        update(InterpreterProfile)
+        .where(InterpreterProfile.user_id.in_(interpreter_ids),
+               InterpreterProfile.status == InterpreterStatus.OFFERED)
+        .values(status=IDLE_STATUS, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    realtime.effects(db).wake = True
+
+
+async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatus, now: datetime,
+                       reason: str) -> None:
+    """End pending offers (revoked / declined / expired), tell and release their interpreters."""
+    for offer in offers:
+        offer.status = status
+        offer.closed_at = now
+        if status is OfferStatus.DECLINED:
+            offer.responded_at = now
+        realtime.notify(db, offer.interpreter_id, {"type": "offer-revoked", "offer_id": offer.id,
+                                                   "request_id": offer.request_id, "reason": reason})
+    await db.flush()
+    await release(db, [o.interpreter_id for o in offers], now)
+
+
+async def finish_unfilled(*, db: AsyncSession, request: InterpretingRequest, now: datetime) -> None:
+    """Nobody accepted within the maximum wait: unmet demand; offer a booking or a callback."""
+    await close_offers(db, await pending_offers(db, request.id), OfferStatus.REVOKED, now, "unfilled")
+    request.status = RequestStatus.UNFILLED
+    request.ended_at = now
+    request.version += 1
+    await db.flush()
+    await ledger_service.record_final(db=db, request=request)
+    realtime.notify(db, request.caseworker_id, status_event(request, options=["booking", "callback"]))
+    await notification_hooks.request_unfilled(db, request, now)  # e-mail, same transaction
+
+
+def new_deadline(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.max_wait_seconds)
+
+
+def waiting_query(limit: int) -> Any:
+    """Queued on-demand requests, urgent first, then oldest first."""
+    urgent_first = case((InterpretingRequest.priority == "urgent", 0), else_=1)
+    return (select(InterpretingRequest.id)
+            .where(InterpretingRequest.status == RequestStatus.QUEUED,
+                   InterpretingRequest.mode == RequestMode.ON_DEMAND)
+            .order_by(urgent_first, InterpretingRequest.created_at, InterpretingRequest.id)
+            .limit(limit))
+
+
+async def count_pending(db: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(Offer).where(Offer.status == OfferStatus.PENDING)
+    return int((await db.execute(stmt)).scalar_one())

@@ -1,0 +1,116 @@
+"""What a caseworker sees before and while waiting: response tiers, queue position, estimate.
+
+The typical wait of a language is the median time from request to acceptance over its last
+`HISTORY` accepted on-demand requests (of the last `HISTORY_DAYS` days). A waiting request's
+estimate scales that by its queue position over the interpreters online for the language.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime, timedelta
+from statistics import median
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.enums import InterpreterStatus, RequestMode
+from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
+from broker.language.models import Language
+from broker.request.dispatch import WAITING
+from broker.request.models import InterpretingRequest
+from broker.request.schemas import LanguageTierRead, RequestRead, Tier
+from broker.user.models import User
+
+HISTORY = 50
+HISTORY_DAYS = 30
+BUSY = (InterpreterStatus.OFFERED, InterpreterStatus.IN_SESSION, InterpreterStatus.WRAP_UP)
+
+
+async def typical_waits(*, db: AsyncSession, now: datetime,
+                        language_code: str | None = None) -> dict[str, int]:
+    """Median seconds from request to acceptance per language (recent history only)."""
+    stmt = (select(InterpretingRequest.language_code, InterpretingRequest.created_at,
+                   InterpretingRequest.accepted_at)
+            .where(InterpretingRequest.mode == RequestMode.ON_DEMAND,
+                   InterpretingRequest.accepted_at.is_not(None),
+                   InterpretingRequest.created_at >= now - timedelta(days=HISTORY_DAYS))
+            .order_by(InterpretingRequest.created_at.desc()).limit(20_000))
+    if language_code is not None:
+        stmt = stmt.where(InterpretingRequest.language_code == language_code).limit(HISTORY)
+    waits: dict[str, list[float]] = defaultdict(list)
+    for code, created, accepted in (await db.execute(stmt)).all():
+        if accepted is not None and len(waits[code]) < HISTORY:
+            waits[code].append((accepted - created).total_seconds())
+    return {code: round(median(values)) for code, values in waits.items() if values}
+
+
+async def _interpreter_counts(db: AsyncSession,
+                              language_code: str | None = None) -> dict[str, tuple[int, int, int]]:
+    """(registered, online, available) per language."""
+    online = InterpreterProfile.online.is_(True) | InterpreterProfile.status.in_(BUSY)
+    available = (InterpreterProfile.online.is_(True) & InterpreterProfile.wants_offers.is_(True)
+                 & (InterpreterProfile.status == InterpreterStatus.AVAILABLE))
+    stmt = (select(InterpreterLanguage.language_code, func.count(),
+                   func.sum(case((online, 1), else_=0)), func.sum(case((available, 1), else_=0)))
+            .join(InterpreterProfile, InterpreterProfile.user_id == InterpreterLanguage.interpreter_id)
+            .join(User, User.id == InterpreterLanguage.interpreter_id)
+            .where(User.active.is_(True))
+            .group_by(InterpreterLanguage.language_code))
+    if language_code is not None:
+        stmt = stmt.where(InterpreterLanguage.language_code == language_code)
+    return {code: (int(n), int(o or 0), int(a or 0)) for code, n, o, a in (await db.execute(stmt)).all()}
+
+
+async def tiers(*, db: AsyncSession, now: datetime) -> list[LanguageTierRead]:
+    """For every active language: is someone online now, and how long one typically waits."""
+    languages = (await db.execute(select(Language).where(Language.active.is_(True))
+                                  .order_by(Language.name_de))).scalars()
+    counts = await _interpreter_counts(db)
+    waits = await typical_waits(db=db, now=now)
+    result = []
+    for language in languages:
+        registered, online, available = counts.get(language.code, (0, 0, 0))
+        tier = (Tier.NOW if available else Tier.SOON if online else Tier.BOOKING if registered else Tier.NONE)
+        result.append(LanguageTierRead(
+            language_code=language.code, name_de=language.name_de, name_en=language.name_en,
+            name_native=language.name_native, tier=tier, interpreters_registered=registered,
+            interpreters_online=online, interpreters_available=available,
+            typical_wait_seconds=waits.get(language.code)))
+    return result
+
+
+async def queue_position(*, db: AsyncSession, request: InterpretingRequest) -> int:
+    """1 + the waiting requests for the same language that are served before this one."""
+    urgent = request.priority.value == "urgent"
+    ahead = (InterpretingRequest.created_at < request.created_at) | (
+        (InterpretingRequest.created_at == request.created_at) & (InterpretingRequest.id < request.id))
+    if urgent:
+        ahead = (InterpretingRequest.priority == "urgent") & ahead
+    else:
+        ahead = (InterpretingRequest.priority == "urgent") | ahead
+    stmt = select(func.count()).select_from(InterpretingRequest).where(
+        InterpretingRequest.language_code == request.language_code,
+        InterpretingRequest.mode == RequestMode.ON_DEMAND,
+        InterpretingRequest.status.in_(WAITING), ahead)
+    return 1 + int((await db.execute(stmt)).scalar_one())
+
+
+async def read(*, db: AsyncSession, request: InterpretingRequest, now: datetime) -> RequestRead:
+    """The request as the API shows it, with queue position and estimate while it waits."""
+    out = RequestRead.model_validate(request)
+    if request.status not in WAITING:
+        return out
+    position = await queue_position(db=db, request=request)
+    _registered, online, _available = (await _interpreter_counts(db, request.language_code)).get(
+        request.language_code, (0, 0, 0))
+    typical = (await typical_waits(db=db, now=now, language_code=request.language_code)).get(
+        request.language_code)
+    estimate = None
+    if online and typical is not None:
+        waited = (now - request.created_at).total_seconds()
+        estimate = max(0, round(typical * math.ceil(position / online) - waited))
+    out.queue_position, out.estimated_wait_seconds = position, estimate
+    return out
+

@@ -1,0 +1,154 @@
+"""The offer lifecycle: pending → accepted | declined | expired | revoked.
+
+Every function locks the offer's request first (see `dispatch` for the lock order), then
+re-reads the offer, so of two racing actions exactly one sees it pending.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.call import service as call_service
+from broker.call.models import Call
+from broker.config import Settings
+from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
+from broker.errors import Conflict, Forbidden, NotFound
+from broker.interpreter.models import InterpreterProfile
+from broker.request import dispatch, realtime
+from broker.request.models import InterpretingRequest, Offer
+from broker.user.models import User
+
+OFFER_NOT_FOUND = "Angebot nicht gefunden. / Offer not found."
+
+
+def _gone(offer: Offer) -> Conflict:
+    words = {
+        OfferStatus.ACCEPTED: ("wurde bereits angenommen", "was already accepted"),
+        OfferStatus.DECLINED: ("wurde abgelehnt", "was declined"),
+        OfferStatus.EXPIRED: ("ist abgelaufen", "has expired"),
+        OfferStatus.REVOKED: ("wurde zurückgezogen (anderweitig vergeben oder abgebrochen)",
+                              "was withdrawn (taken by someone else or cancelled)"),
+        OfferStatus.PENDING: ("ist abgelaufen", "has expired"),
+    }
+    de, en = words[offer.status]
+    status = "expired" if offer.status is OfferStatus.PENDING else offer.status.value
+    return Conflict(f"Das Angebot {de}. / The offer {en}.", code=f"offer_{status}")
+
+
+async def _own_pending(db: AsyncSession, offer_id: int, user: User,
+                       now: datetime) -> tuple[Offer, InterpretingRequest]:
+    """The user's offer, still pending, with its request locked; 404 / 403 / 409 otherwise."""
+    offer = await db.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound(OFFER_NOT_FOUND)
+    if offer.interpreter_id != user.id:
+        raise Forbidden("Dieses Angebot gilt einer anderen Person. / This offer is for someone else.",
+                        code="not_your_offer")
+    request = await dispatch.lock_request(db, offer.request_id)
+    assert request is not None
+    await db.refresh(offer)
+    if offer.status is not OfferStatus.PENDING or offer.expires_at <= now:
+        raise _gone(offer)
+    return offer, request
+
+
+async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Settings,
+                 now: datetime) -> tuple[Offer, InterpretingRequest, Call]:
+    """First accept wins: the request gets its interpreter and a room; every other offer is revoked."""
+    offer, request = await _own_pending(db, offer_id, user, now)
+    if request.status is not RequestStatus.OFFERED:
+        raise Conflict("Die Anfrage wartet nicht mehr. / The request is no longer waiting.",
+                       code="request_not_waiting")
+    offer.status = OfferStatus.ACCEPTED
+    offer.responded_at = now
+    await db.flush()
+    others = [o for o in await dispatch.pending_offers(db, request.id) if o.id != offer.id]
+    await dispatch.close_offers(db, others, OfferStatus.REVOKED, now, "taken")
+    result = await db.execute(
+        update(InterpreterProfile)
+        .where(InterpreterProfile.user_id == user.id, InterpreterProfile.status == InterpreterStatus.OFFERED)
+        .values(status=InterpreterStatus.IN_SESSION, status_changed_at=now, missed_offers=0)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
+    request.status = RequestStatus.ACCEPTED
+    request.interpreter_id = user.id
+    request.accepted_at = now
+    request.version += 1
+    await db.flush()
+    call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
+    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    return offer, request, call
+
+
+async def decline(*, db: AsyncSession, offer_id: int, user: User, settings: Settings,
+                  now: datetime) -> Offer:
+    """Decline; the request cascades to the next eligible interpreter in the same transaction."""
+    offer, request = await _own_pending(db, offer_id, user, now)
+    await dispatch.close_offers(db, [offer], OfferStatus.DECLINED, now, "declined")
+    await db.execute(update(InterpreterProfile).where(InterpreterProfile.user_id == user.id)
+                     .values(missed_offers=0).execution_options(synchronize_session=False))
+    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+    return offer
+
+
+async def expire_due(*, db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> int:
+    """Expire the request's overdue offers, count misses (→ away), cascade; returns offers expired."""
+    request = await dispatch.lock_request(db, request_id, skip_locked=True)
+    if request is None:
+        return 0
+    due = [o for o in await dispatch.pending_offers(db, request_id) if o.expires_at <= now]
+    if not due:
+        if request.status in dispatch.WAITING:
+            await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+        return 0
+    await dispatch.close_offers(db, due, OfferStatus.EXPIRED, now, "expired")
+    await count_misses(db, [o.interpreter_id for o in due], settings, now)
+    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+    return len(due)
+
+
+async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: Settings, now: datetime) -> None:
+    """Three (setting) consecutive missed offers switch an interpreter to away, with a notice."""
+    stmt = (select(InterpreterProfile).where(InterpreterProfile.user_id.in_(interpreter_ids))
+            .order_by(InterpreterProfile.user_id).with_for_update()
+            .execution_options(populate_existing=True))
+    for profile in (await db.execute(stmt)).scalars():
+        profile.missed_offers += 1
+        if profile.missed_offers >= settings.missed_offers_before_away:
+            profile.missed_offers = 0
+            profile.wants_offers = False
+            if profile.status is InterpreterStatus.AVAILABLE:
+                profile.status = dispatch.idle_status(profile)
+                profile.status_changed_at = now
+            realtime.notify(db, profile.user_id, {
+                "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
+                "message": "Sie haben mehrere Angebote verpasst und sind jetzt abwesend. / "
+                           "You missed several offers and are now set to away."})
+    await db.flush()
+
+
+async def revoke_for_interpreter(*, db: AsyncSession, interpreter_id: int, settings: Settings,
+                                 now: datetime, reason: str) -> bool:
+    """Withdraw the interpreter's pending offer (went offline or away) and cascade the request."""
+    stmt = select(Offer.request_id).where(Offer.interpreter_id == interpreter_id,
+                                          Offer.status == OfferStatus.PENDING)
+    request_id = (await db.execute(stmt)).scalar_one_or_none()
+    if request_id is None:
+        return False
+    request = await dispatch.lock_request(db, request_id)
+    assert request is not None
+    mine = [o for o in await dispatch.pending_offers(db, request_id) if o.interpreter_id == interpreter_id]
+    await dispatch.close_offers(db, mine, OfferStatus.REVOKED, now, reason)
+    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+    return bool(mine)
+
+
+async def pending_for(*, db: AsyncSession, interpreter_id: int) -> list[tuple[Offer, InterpretingRequest]]:
+    stmt = (select(Offer, InterpretingRequest).join(InterpretingRequest, InterpretingRequest.id == Offer.request_id)
+            .where(Offer.interpreter_id == interpreter_id, Offer.status == OfferStatus.PENDING))
+    return [(o, r) for o, r in (await db.execute(stmt)).all()]

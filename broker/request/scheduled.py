@@ -1,0 +1,166 @@
+"""Timed dispatch work: offer time-outs, maximum waits, wrap-up ends, callbacks, the queue.
+
+Deadlines live in the database, so this loop holds no state a crash could lose: on start-up
+it runs everything once (expired offers expire, queued requests are offered again). Each job
+is a plain function of ids in its own short transaction; the wrapper commits or rolls back,
+logs, and publishes the events. Several processes may run the loop at once: every job locks
+its request (skipping rows another process holds) and re-checks before it changes anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.config import Settings
+from broker.database import utcnow
+from broker.enums import OfferStatus, RequestMode, RequestStatus
+from broker.interpreter import presence
+from broker.request import dispatch, offers, realtime
+from broker.request import service as request_service
+from broker.request.models import InterpretingRequest, Offer
+from broker.request.realtime import Realtime
+
+log = logging.getLogger(__name__)
+BATCH = 200
+QUEUE_SWEEP_SECONDS = 1.0
+
+Job = Callable[[AsyncSession], Awaitable[Any]]
+
+
+async def expire_offers(db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> int:
+    return await offers.expire_due(db=db, request_id=request_id, settings=settings, now=now)
+
+
+async def give_up(db: AsyncSession, request_id: int, now: datetime) -> bool:
+    """The maximum wait is over: the request becomes unfilled (unless someone accepted meanwhile)."""
+    request = await dispatch.lock_request(db, request_id, skip_locked=True)
+    if request is None or request.status not in dispatch.WAITING:
+        return False
+    if request.deadline_at is None or request.deadline_at > now:
+        return False
+    await dispatch.finish_unfilled(db=db, request=request, now=now)
+    return True
+
+
+async def ring_back(db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> bool:
+    return await request_service.ring_back(db=db, request_id=request_id, settings=settings, now=now)
+
+
+async def offer_queued(db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> int:
+    request = await dispatch.lock_request(db, request_id, skip_locked=True)
+    if request is None or request.status is not RequestStatus.QUEUED:
+        return 0
+    return len(await dispatch.dispatch(db=db, request=request, settings=settings, now=now))
+
+
+class Dispatcher:
+    """One per process, started in the app's lifespan."""
+
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
+                 rt: Realtime, single_instance: bool = True, tick_seconds: float = 0.25) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.realtime = rt
+        self.single_instance = single_instance
+        self.tick_seconds = tick_seconds
+        self._woken = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_queue_sweep = 0.0
+
+    def wake(self) -> None:
+        """Something became available: look at the queue and the callbacks now."""
+        self._woken.set()
+
+    async def start(self) -> None:
+        await self.recover()
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def recover(self) -> None:
+        """Start-up: forget presence (single instance), expire what expired, offer the queue again."""
+        if self.single_instance:
+            await self.job(lambda db: presence.forget_presence(db=db, now=utcnow()))
+        await self.run_once(queue=True)
+
+    async def job(self, body: Job) -> Any:
+        """Run one job in its own transaction: commit and publish, or roll back and log."""
+        async with self.sessionmaker() as db:
+            try:
+                result = await body(db)
+                await realtime.commit(db, self.realtime, self.wake)
+                return result
+            except Exception:
+                await db.rollback()
+                realtime.discard(db)
+                log.exception("dispatch job failed")
+                return None
+
+    async def presence_changed(self, user_id: int, _online: bool) -> None:
+        """Hub presence listener. Re-reads the hub, so late or reordered callbacks still end right."""
+        now_online = self.realtime.is_online(user_id)
+        await self.job(lambda db: presence.set_online(db=db, user_id=user_id, online=now_online,
+                                                      settings=self.settings, now=utcnow()))
+
+    async def run_once(self, *, queue: bool) -> None:
+        now = utcnow()
+        due = select(Offer.request_id).distinct().where(Offer.status == OfferStatus.PENDING,
+                                                       Offer.expires_at <= now).limit(BATCH)
+        late = (select(InterpretingRequest.id)
+                .where(InterpretingRequest.status.in_(dispatch.WAITING),
+                       InterpretingRequest.deadline_at <= now).limit(BATCH))
+        async with self.sessionmaker() as db:
+            due_ids = list((await db.execute(due)).scalars())
+            late_ids = list((await db.execute(late)).scalars())
+            await db.rollback()
+        for rid in late_ids:
+            await self.job(partial(give_up, request_id=rid, now=now))
+        for rid in due_ids:
+            await self.job(partial(expire_offers, request_id=rid, settings=self.settings, now=now))
+        await self.job(lambda db: presence.sweep_wrap_up(db=db, settings=self.settings, now=now))
+        if queue:
+            await self._sweep_queue(now)
+
+    async def _sweep_queue(self, now: datetime) -> None:
+        callbacks = (select(InterpretingRequest.id)
+                     .where(InterpretingRequest.status == RequestStatus.CALLBACK,
+                            InterpretingRequest.mode == RequestMode.ON_DEMAND)
+                     .order_by(InterpretingRequest.created_at).limit(BATCH))
+        async with self.sessionmaker() as db:
+            callback_ids = list((await db.execute(callbacks)).scalars())
+            queued_ids = list((await db.execute(dispatch.waiting_query(BATCH))).scalars())
+            await db.rollback()
+        for rid in callback_ids:
+            await self.job(partial(ring_back, request_id=rid, settings=self.settings, now=now))
+        for rid in queued_ids:
+            await self.job(partial(offer_queued, request_id=rid, settings=self.settings, now=now))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self.tick_seconds)
+            woken = self._woken.is_set()
+            self._woken.clear()
+            sweep = woken or loop.time() - self._last_queue_sweep >= QUEUE_SWEEP_SECONDS
+            if sweep:
+                self._last_queue_sweep = loop.time()
+            try:
+                await self.run_once(queue=sweep)
+            except Exception:
+                log.exception("dispatcher tick failed")
+                await asyncio.sleep(self.tick_seconds)

@@ -1,0 +1,64 @@
+"""How the app plugs dispatch in: the dispatcher loop, hub presence, and the replay on reconnect.
+
+`broker/app.py` calls `start_dispatch(app)` in its lifespan after the hub started and
+`await dispatcher.stop()` before the hub stops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.call import service as call_service
+from broker.config import Settings
+from broker.request import dispatch, offers
+from broker.request import service as request_service
+from broker.request.models import InterpretingRequest
+from broker.request.realtime import NullRealtime, Realtime, join_event
+from broker.request.scheduled import Dispatcher
+
+LIVE = (*dispatch.WAITING, *request_service.IN_CALL)
+
+
+def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realtime) -> Any:
+    """The events a (re)connecting socket needs: pending offers, waiting requests, calls to rejoin."""
+
+    async def current_state(user_id: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        async with sessionmaker() as db:
+            for offer, request in await offers.pending_for(db=db, interpreter_id=user_id):
+                events.append(dispatch.offer_event(offer, request))
+            stmt = select(InterpretingRequest).where(
+                (InterpretingRequest.caseworker_id == user_id) | (InterpretingRequest.interpreter_id == user_id),
+                InterpretingRequest.status.in_(LIVE))
+            for request in (await db.execute(stmt)).scalars():
+                events.append(dispatch.status_event(request))
+                call = await call_service.get_for_request(db=db, request_id=request.id)
+                if request.status in request_service.IN_CALL and call is not None and call.ended_at is None:
+                    role = call_service.COUNTER if request.caseworker_id == user_id else call_service.INTERPRETER
+                    rt.open_room(call.id, expires_at=call.expires_at)
+                    events.append(join_event(rt, room_id=call.id, request_id=request.id, user_id=user_id,
+                                             role=role, expires_at=call.expires_at))
+            await db.rollback()
+        return events
+
+    return current_state
+
+
+async def start_dispatch(app: FastAPI) -> Dispatcher:
+    """Create `app.state.dispatcher`, attach it to the hub, recover and start the loop (if enabled)."""
+    settings: Settings = app.state.settings
+    hub = getattr(app.state, "hub", None)
+    rt: Realtime = hub if hub is not None else NullRealtime()
+    dispatcher = Dispatcher(sessionmaker=app.state.sessionmaker, settings=settings, rt=rt,
+                            single_instance=not settings.redis_url)
+    app.state.dispatcher = dispatcher
+    if hub is not None:
+        hub.add_presence_listener(dispatcher.presence_changed)
+        hub.current_state = make_current_state(app.state.sessionmaker, rt)
+    if settings.scheduler_enabled:  # background work off (tests): call `run_once` by hand
+        await dispatcher.start()
+    return dispatcher
