@@ -1,0 +1,303 @@
+// The counter (caseworker): choose language and purpose, "interpret now" or book, wait, talk,
+// rate. The request id and the call's join information survive a reload (sessionStorage), and
+// the server replays the current state after the socket's hello.
+import { api, newIdempotencyKey } from "./api.js";
+import { $, showStatus } from "./dom.js";
+import { languageName, onLocaleChange, t } from "./i18n.js";
+import { startPage } from "./shell.js";
+import { Signal } from "./socket.js";
+import { Call, openLocalMedia } from "./rtc.js";
+import { mountCallView } from "./callview.js";
+import { runDeviceCheck } from "./devicecheck.js";
+import { LanguagePicker, waitText } from "./picker.js";
+import { openChannel, renderNotice } from "./clientnotice.js";
+import { openBooking } from "./booking.js";
+
+const STORE = "vd.counter.request";
+const WAITING = new Set(["queued", "offered", "callback"]);
+const SECTIONS = ["choose", "booking", "waiting", "rating"];
+const state = { me: null, languages: [], purposes: [], language: null, request: null, call: null, clientState: "welcome" };
+const signal = new Signal();
+const channel = openChannel();
+window.__vd = { signal, state };
+
+function section(id) {
+  SECTIONS.forEach((s) => { $(`#${s}`).hidden = s !== id; });
+  $("#guest").hidden = id !== "call";
+  if (id !== "call") $("#call-area").replaceChildren();
+  const heading = id === "call" ? $("#call-h") : $(`#${id}-h`);
+  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: false }); }
+  document.body.dataset.view = id;
+}
+
+// --- client screen ------------------------------------------------------------------------
+function clientLang() { return state.language?.code || sessionStorage.getItem("vd.client.lang") || "en"; }
+
+async function tellClient(clientState) {
+  if (clientState) state.clientState = clientState;
+  channel?.postMessage({ kind: "state", state: state.clientState, lang: clientLang() });
+  if (!$("#client-panel").hidden) await renderNotice($("#client-panel-notice"), $("#client-panel-sub"), clientLang(), state.clientState);
+}
+
+function wireClientScreen() {
+  channel?.addEventListener("message", ({ data }) => {
+    if (data.kind === "hello") tellClient();
+    if (data.kind === "lang") sessionStorage.setItem("vd.client.lang", data.lang);
+  });
+  $("#client-here").addEventListener("click", (e) => {
+    const on = e.target.getAttribute("aria-pressed") !== "true";
+    e.target.setAttribute("aria-pressed", String(on));
+    $("#client-panel").hidden = !on;
+    tellClient();
+  });
+  $("#client-window").addEventListener("click", () => {
+    window.open(`/client.html?lang=${encodeURIComponent(clientLang())}&state=${state.clientState}`, "vd-client", "popup");
+  });
+}
+
+// --- device check -------------------------------------------------------------------------
+function wireDeviceCheck() {
+  $("#check-hint").hidden = Boolean(localStorage.getItem("vd.checked"));
+  $("#check-open").addEventListener("click", () => { $("#check").hidden = false; $("#check-h").tabIndex = -1; $("#check-h").focus(); });
+  $("#check-close").addEventListener("click", () => { $("#check").hidden = true; $("#check-area").replaceChildren(); });
+  $("#check-start").addEventListener("click", async (e) => {
+    e.target.disabled = true;
+    const result = await runDeviceCheck($("#check-area"), { media: $("#audio-only").checked ? "audio" : "video" });
+    e.target.disabled = false;
+    if (result.ok) { localStorage.setItem("vd.checked", "1"); $("#check-hint").hidden = true; }
+    document.body.dataset.check = result.ok ? "ok" : "failed";
+  });
+}
+
+// --- choosing -----------------------------------------------------------------------------
+function describeLanguage(lang, tier) {
+  const node = $("#lang-chosen");
+  node.replaceChildren(t("counter.chosen", { name: languageName(lang) }), " ", waitText(tier));
+}
+
+async function loadChoices() {
+  const [languages, purposes, tiers] = await Promise.all([
+    api("/api/languages?active=true"), api("/api/purposes?active=true"),
+    api("/api/languages/tiers").catch(() => []),
+  ]);
+  state.languages = languages;
+  state.purposes = purposes.sort((a, b) => a.sort_order - b.sort_order);
+  const usage = [...tiers].filter((x) => x.office_requests).sort((a, b) => b.office_requests - a.office_requests).map((x) => x.language_code);
+  state.picker.setData({ languages, tiers, usage });
+  renderPurposes();
+}
+
+function renderPurposes() {
+  const select = $("#purpose");
+  const current = select.value;
+  select.replaceChildren(...state.purposes.map((p) => new Option(languageName(p), p.code, false, p.code === current)));
+}
+
+function requestBody() {
+  return {
+    language_code: state.language.code,
+    purpose: $("#purpose").value,
+    media: $("#audio-only").checked ? "audio" : "video",
+    priority: $("#urgent").checked ? "urgent" : "normal",
+    wish_gender: $("#wish-gender").value || null,
+    wish_qualification: $("#wish-qualification").value,
+  };
+}
+
+async function interpretNow(event) {
+  event.preventDefault();
+  if (!state.language) {
+    showStatus($("#counter-status"), t("counter.pick_language"), "error");
+    $("#lang-search").focus();
+    return;
+  }
+  showStatus($("#counter-status"), t("counter.sending"));
+  try {
+    const request = await api("/api/requests", { method: "POST", body: requestBody(), headers: { "Idempotency-Key": newIdempotencyKey() } });
+    showStatus($("#counter-status"), "");
+    remember({ id: request.id, media: request.media, language: state.language.code });
+    showWaiting(request);
+  } catch (error) {
+    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+  }
+}
+
+// --- waiting ------------------------------------------------------------------------------
+function remember(value) {
+  if (value) sessionStorage.setItem(STORE, JSON.stringify({ ...(JSON.parse(sessionStorage.getItem(STORE) || "{}")), ...value }));
+  else sessionStorage.removeItem(STORE);
+}
+function remembered() { return JSON.parse(sessionStorage.getItem(STORE) || "null"); }
+
+function showWaiting(request) {
+  state.request = { ...(state.request || {}), ...request };
+  const r = state.request;
+  if (document.body.dataset.view !== "waiting") section("waiting");
+  const lang = state.languages.find((l) => l.code === r.language_code);
+  $("#waiting-language").textContent = t("waiting.language", { name: lang ? languageName(lang) : r.language_code });
+  $("#waiting-position").textContent = r.status === "callback" ? t("waiting.callback_set")
+    : r.queue_position ? t("waiting.position", { position: r.queue_position }) : t("waiting.searching");
+  $("#waiting-estimate").textContent = r.estimated_wait_seconds
+    ? t("waiting.estimate", { minutes: Math.max(1, Math.round(r.estimated_wait_seconds / 60)) }) : t("waiting.estimate_unknown");
+  $("#unfilled").hidden = r.status !== "unfilled";
+  $("#cancel").hidden = r.status === "unfilled";
+  tellClient(r.status === "unfilled" ? "unavailable" : "connecting");
+}
+
+async function refreshRequest() {
+  const saved = remembered();
+  if (!saved || state.call) return;
+  try {
+    const request = await api(`/api/requests/${saved.id}`);
+    onRequestStatus(request);
+  } catch { /* the socket will tell us */ }
+}
+
+function onRequestStatus(update) {
+  const saved = remembered();
+  if (!saved || update.request_id !== undefined && update.request_id !== saved.id && update.id !== saved.id) return;
+  const request = { ...update, id: saved.id };
+  if (WAITING.has(request.status) || request.status === "unfilled") {
+    if (!state.call) showWaiting(request);
+  } else if (["cancelled", "failed"].includes(request.status)) {
+    remember(null);
+    section("choose");
+    tellClient("welcome");
+  } else if (request.status === "completed" && !state.call && document.body.dataset.view !== "rating") {
+    section("rating");
+    tellClient("ended");
+  }
+}
+
+// --- the call -----------------------------------------------------------------------------
+async function joinCall(join) {
+  const saved = remembered() || {};
+  if (state.joining || (state.call && !state.call.ended)) return; // the socket resume rejoins by itself
+  state.joining = true;
+  remember({ id: join.request_id, join });
+  const media = saved.media || "video";
+  section("call");
+  let localStream;
+  try { localStream = await openLocalMedia(media); } finally { state.joining = false; }
+  const call = new Call({ signal, localStream });
+  state.call = call;
+  window.__vd.call = call;
+  mountCallView($("#call-area"), { call, media, onEnd: () => endCall(true) });
+  let marked = false;
+  call.addEventListener("remote-stream", () => {
+    tellClient("in_call");
+    if (!marked) {
+      marked = true;
+      api(`/api/requests/${join.request_id}/connected`, { method: "POST" }).catch(() => {});
+    }
+  });
+  call.addEventListener("ended", ({ detail }) => { if (detail.reason !== "hangup") endCall(false); });
+  call.join(join.room_id, join.token);
+}
+
+async function endCall(byMe) {
+  const saved = remembered();
+  const call = state.call;
+  state.call = null;
+  if (call && !call.ended) call.hangup();
+  if (byMe && saved) await api(`/api/requests/${saved.id}/end`, { method: "POST" }).catch(() => {});
+  remember({ join: null });
+  section("rating");
+  tellClient("ended");
+}
+
+async function submitRating(event) {
+  event.preventDefault();
+  const form = event.target;
+  const saved = remembered();
+  const rating = form.querySelector("input[name=rating]:checked");
+  if (!rating) { showStatus($("#counter-status"), t("rating.choose"), "error"); return; }
+  const problems = [...form.querySelectorAll("input[name=problems]:checked")].map((c) => c.value);
+  try {
+    if (saved) await api(`/api/requests/${saved.id}/rating`, { method: "POST", body: { rating: Number(rating.value), problems } });
+    showStatus($("#counter-status"), t("rating.thanks"), "ok");
+  } catch (error) {
+    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+    return;
+  }
+  finishRequest(form);
+}
+
+function finishRequest(form) {
+  form.reset();
+  remember(null);
+  state.request = null;
+  section("choose");
+  tellClient("welcome");
+  loadChoices();
+}
+
+// --- events from the server ---------------------------------------------------------------
+function onEvent({ detail }) {
+  const event = detail.event;
+  if (event.type === "request-status") onRequestStatus(event);
+  else if (event.type === "call-join") joinCall(event);
+  else if (event.type === "callback-ready") showStatus($("#counter-status"), t("waiting.callback_ready"), "ok");
+  else if (event.type === "booking") showStatus($("#counter-status"), t(`booking.event_${event.kind}`, event), "ok");
+}
+
+function wire() {
+  $("#request-form").addEventListener("submit", interpretNow);
+  $("#cancel").addEventListener("click", async () => {
+    const saved = remembered();
+    if (saved) await api(`/api/requests/${saved.id}/cancel`, { method: "POST" }).catch(() => {});
+    remember(null);
+    section("choose");
+    tellClient("welcome");
+    showStatus($("#counter-status"), t("waiting.cancelled"));
+  });
+  $("#callback").addEventListener("click", async () => {
+    const saved = remembered();
+    try {
+      const request = await api(`/api/requests/${saved.id}/callback`, { method: "POST" });
+      showWaiting(request);
+    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+  });
+  const book = () => openBooking({ language: state.language, body: requestBody, show: section, status: $("#counter-status") });
+  $("#book-open").addEventListener("click", () => {
+    if (!state.language) { showStatus($("#counter-status"), t("counter.pick_language"), "error"); $("#lang-search").focus(); return; }
+    book();
+  });
+  $("#unfilled-book").addEventListener("click", () => { remember(null); book(); });
+  $("#booking-close").addEventListener("click", () => section("choose"));
+  $("#rating-form").addEventListener("submit", submitRating);
+  $("#rating-skip").addEventListener("click", () => finishRequest($("#rating-form")));
+  $("#guest-create").addEventListener("click", async () => {
+    const saved = remembered();
+    try {
+      const link = await api(`/api/requests/${saved.id}/guest-link`, { method: "POST" });
+      $("#guest-url").value = link.url;
+      $("#guest-url").select();
+    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+  });
+  signal.addEventListener("event", onEvent);
+  signal.addEventListener("welcome", () => refreshRequest());
+}
+
+async function main() {
+  state.me = await startPage({ roles: ["caseworker", "admin"], titleKey: "counter.heading" });
+  state.picker = new LanguagePicker({
+    input: $("#lang-search"), list: $("#lang-list"),
+    onSelect: (lang, tier) => { state.language = lang; describeLanguage(lang, tier); tellClient(); },
+  });
+  wire();
+  wireClientScreen();
+  wireDeviceCheck();
+  await loadChoices();
+  onLocaleChange(() => { state.picker.render(); renderPurposes(); if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code)); });
+  const saved = remembered();
+  if (saved?.language) state.picker.select(saved.language);
+  if (saved?.join) joinCall(saved.join);
+  else if (saved) refreshRequest();
+  else section("choose");
+  signal.connect();
+  setInterval(() => { if (document.body.dataset.view === "waiting") refreshRequest(); }, 5000);
+  document.body.dataset.loaded = "1";
+}
+
+main();

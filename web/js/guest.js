@@ -1,0 +1,44 @@
+// A third participant joins by a one-time link (#room=…&token=…): no account, no cookie; the
+// socket is anonymous and the join token alone admits to the guest seat of this one call.
+import { $, showStatus } from "./dom.js";
+import { currentLocale, preferredLocale, setLocale, t } from "./i18n.js";
+import { Signal } from "./socket.js";
+import { Call, openLocalMedia } from "./rtc.js";
+import { mountCallView } from "./callview.js";
+
+const link = new URLSearchParams(location.hash.slice(1));
+const signal = new Signal();
+window.__vd = { signal };
+
+async function join() {
+  const room = link.get("room");
+  const token = link.get("token");
+  const media = $("#guest-audio").checked ? "audio" : "video";
+  $("#guest-start").hidden = true;
+  const call = new Call({ signal, localStream: await openLocalMedia(media) });
+  window.__vd.call = call;
+  mountCallView($("#call-area"), { call, media, onEnd: () => call.hangup() });
+  call.addEventListener("ended", () => {
+    $("#call-area").replaceChildren();
+    showStatus($("#guest-status"), t("guest.ended"));
+  });
+  signal.addEventListener("error", ({ detail }) => {
+    if (detail.ref === "join") showStatus($("#guest-status"), t("guest.invalid"), "error");
+  });
+  signal.connect();
+  call.join(room, token);
+}
+
+async function main() {
+  await setLocale(preferredLocale(navigator.language.slice(0, 2)));
+  document.title = `${t("guest.title")} – ${t("app.name")}`;
+  $("#locale-switch").addEventListener("click", () => setLocale(currentLocale() === "de" ? "en" : "de", { remember: true }));
+  if (!link.get("room") || !link.get("token")) {
+    $("#guest-start").hidden = true;
+    showStatus($("#guest-status"), t("guest.invalid"), "error");
+  }
+  $("#guest-join").addEventListener("click", join);
+  document.body.dataset.ready = "1";
+}
+
+main();

@@ -1,0 +1,111 @@
+// The interpreter's planning side: bookings (confirm / decline), weekly availability,
+// absences, the calendar feed link, and this month's interpreted minutes.
+import { api, apiAll } from "./api.js";
+import { $, $$, el, showStatus } from "./dom.js";
+import { fmtDateTime, fmtNumber, t } from "./i18n.js";
+
+const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
+let me = null;
+let status = null;
+
+async function guard(action, okKey) {
+  try {
+    await action();
+    if (okKey) showStatus(status, t(okKey), "ok");
+  } catch (error) {
+    showStatus(status, t("error.with_detail", { detail: error.message }), "error");
+  }
+}
+
+export async function loadBookings() {
+  const bookings = await apiAll("/api/bookings").catch(() => []);
+  const upcoming = bookings.filter((b) => ["requested", "assigned", "open", "connected"].includes(b.status))
+    .sort((a, b) => a.start.localeCompare(b.start));
+  $("#bookings-list").replaceChildren(...(upcoming.length ? upcoming.map((b) => {
+    const when = fmtDateTime(b.start);
+    const li = el("li", { "data-booking": b.id },
+      el("span", {}, `${when} – ${b.language_code} – ${t(`bstatus.${b.status}`)} `));
+    if (b.status === "assigned" || b.status === "requested") {
+      li.append(
+        el("button", { type: "button", class: "primary", "aria-label": `${t("booking.confirm")}: ${when}`,
+          onclick: () => guard(async () => { await api(`/api/bookings/${b.id}/confirm`, { method: "POST" }); await loadBookings(); }, "booking.confirmed") },
+          t("booking.confirm")), " ",
+        el("button", { type: "button", "aria-label": `${t("booking.decline")}: ${when}`,
+          onclick: () => guard(async () => { await api(`/api/bookings/${b.id}/decline`, { method: "POST" }); await loadBookings(); }, "booking.declined") },
+          t("booking.decline")));
+    }
+    return li;
+  }) : [el("li", {}, t("interp.no_bookings"))]));
+}
+
+function windowRow(w = { weekday: 0, start_time: "08:00", end_time: "16:00" }) {
+  const n = $$("#windows .row").length + 1;
+  const day = el("select", { id: `win-day-${n}`, name: "weekday" },
+    WEEKDAYS.map((d) => el("option", { value: d, selected: d === w.weekday || null }, t(`weekday.${d}`))));
+  const start = el("input", { id: `win-start-${n}`, name: "start_time", type: "time", value: w.start_time.slice(0, 5), required: true });
+  const end = el("input", { id: `win-end-${n}`, name: "end_time", type: "time", value: w.end_time.slice(0, 5), required: true });
+  const row = el("div", { class: "row" },
+    el("div", { class: "field" }, el("label", { for: day.id }, t("interp.weekday")), day),
+    el("div", { class: "field" }, el("label", { for: start.id }, t("interp.from")), start),
+    el("div", { class: "field" }, el("label", { for: end.id }, t("interp.to")), end),
+    el("div", { class: "field" }, el("button", { type: "button", onclick: () => row.remove() }, t("action.remove"))));
+  $("#windows").append(row);
+}
+
+async function loadAvailability() {
+  const windows = await api(`/api/interpreters/${me.id}/availability`);
+  $("#windows").replaceChildren();
+  windows.forEach(windowRow);
+}
+
+async function loadAbsences() {
+  const absences = await api(`/api/interpreters/${me.id}/absences`);
+  $("#absences-list").replaceChildren(...absences.map((a) => el("li", {},
+    `${fmtDateTime(a.starts_at, { dateStyle: "medium" })} – ${fmtDateTime(a.ends_at, { dateStyle: "medium" })} ${a.note || ""} `,
+    el("button", { type: "button", onclick: () => guard(async () => {
+      await api(`/api/interpreters/${me.id}/absences/${a.id}`, { method: "DELETE" });
+      await loadAbsences();
+    }, "admin.saved") }, t("action.remove")))));
+}
+
+export async function loadMinutes() {
+  const start = new Date();
+  start.setDate(1);
+  start.setHours(0, 0, 0, 0);
+  const done = await apiAll("/api/requests?status=completed").catch(() => []);
+  const seconds = done.filter((r) => r.connected_at && r.ended_at && new Date(r.ended_at) >= start)
+    .reduce((sum, r) => sum + (new Date(r.ended_at) - new Date(r.connected_at)) / 1000, 0);
+  $("#minutes-month").textContent = t("interp.minutes", { minutes: fmtNumber(Math.round(seconds / 60)) });
+}
+
+export async function startSchedule(user, statusNode) {
+  me = user;
+  status = statusNode;
+  $("#window-add").addEventListener("click", () => windowRow());
+  $("#availability-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const windows = $$("#windows .row").map((row) => ({
+      weekday: Number(row.querySelector("[name=weekday]").value),
+      start_time: row.querySelector("[name=start_time]").value,
+      end_time: row.querySelector("[name=end_time]").value,
+    }));
+    guard(async () => { await api(`/api/interpreters/${me.id}/availability`, { method: "PUT", body: { windows } }); await loadAvailability(); }, "admin.saved");
+  });
+  $("#absence-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const startsAt = new Date(`${$("#absence-start").value}T00:00:00`);
+    const endsAt = new Date(`${$("#absence-end").value}T23:59:00`);
+    guard(async () => {
+      await api(`/api/interpreters/${me.id}/absences`, { method: "POST",
+        body: { starts_at: startsAt.toISOString(), ends_at: endsAt.toISOString(), note: $("#absence-note").value || null } });
+      e.target.reset();
+      await loadAbsences();
+    }, "admin.saved");
+  });
+  $("#calendar-link").addEventListener("click", () => guard(async () => {
+    const link = await api("/api/bookings/calendar/token", { method: "POST" });
+    $("#calendar-url").value = link.url;
+    $("#calendar-url").select();
+  }, "interp.calendar_ready"));
+  await Promise.all([loadBookings(), loadAvailability(), loadAbsences(), loadMinutes()]);
+}
