@@ -1,0 +1,60 @@
+"""Booking fixtures: interpreters with weekly windows, and a future working day in Thuringia."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.booking.availability import BERLIN, holiday_name
+from broker.enums import Gender, Qualification, Role
+from broker.interpreter.models import AvailabilityWindow, InterpreterProfile
+from tests.conftest import World, add_user
+
+ALL_DAY = (time(0, 0), time(23, 59, 59))
+
+
+def working_day(after_days: int = 7) -> date:
+    """A weekday at least `after_days` ahead that is no Thuringian holiday."""
+    day = datetime.now(UTC).astimezone(BERLIN).date() + timedelta(days=after_days)
+    while day.weekday() >= 5 or holiday_name(day):
+        day += timedelta(days=1)
+    return day
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A local Berlin wall-clock time as an aware UTC datetime."""
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
+
+
+def booking_body(start: datetime, minutes: int = 60, **extra: object) -> dict[str, object]:
+    return {"language_code": "ar", "purpose": "residence_permit", "start": start.isoformat(),
+            "duration_minutes": minutes, **extra}
+
+
+async def give_windows(db: AsyncSession, user_id: int, start: time = ALL_DAY[0], end: time = ALL_DAY[1],
+                       weekdays: range = range(7)) -> None:
+    for weekday in weekdays:
+        db.add(AvailabilityWindow(interpreter_id=user_id, weekday=weekday, start_time=start, end_time=end))
+    await db.flush()
+
+
+@pytest.fixture
+async def interpreters(db: AsyncSession, world: World) -> World:
+    """Three Arabic interpreters available every day, all day: `interpreter`, `interpreter_2`, `interpreter_3`."""
+    await give_windows(db, world.users["interpreter"].id)
+    from broker.auth import service as auth_service
+
+    for name, qualification, gender in (("interpreter_2", Qualification.SWORN, Gender.FEMALE),
+                                        ("interpreter_3", Qualification.TRAINED, Gender.MALE)):
+        user = await add_user(db, name, Role.INTERPRETER, languages={"ar": qualification})
+        profile = await db.get(InterpreterProfile, user.id)
+        assert profile is not None
+        profile.gender = gender
+        await give_windows(db, user.id)
+        world.users[name] = user
+        token = await auth_service.start_session(db=db, user=user, kind="bearer", hours=1)
+        world.headers[name] = {"Authorization": f"Bearer {token}"}
+    await db.commit()
+    return world
