@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.notification.hooks import on_booking_event
 from broker.request import realtime
 from broker.request.models import InterpretingRequest
 
@@ -75,3 +76,7 @@ async def emit(db: AsyncSession, kind: str, booking: InterpretingRequest, recipi
         realtime.notify(db, user_id, {"type": "booking", "kind": kind, "status": booking.status.value,
                                       "interpreter_id": booking.interpreter_id, **wire, **event.extra})
     return event
+
+
+# E-mail: every event with a notification kind becomes outbox rows in the same transaction.
+add_listener(on_booking_event)
