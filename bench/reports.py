@@ -151,9 +151,10 @@ async def xlsx_child(url: str) -> None:
     async with make_sessionmaker(engine)() as db:
         handle = await export.ledger_xlsx(db=db, filters=year)
         size = sum(len(chunk) for chunk in export.file_chunks(handle))
-        count = (await service.usage_report(db=db, filters=year, group_by=[])).total.requests
-    await engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    async with make_sessionmaker(engine)() as db:
+        count = sum([1 async for _ in export.ledger_rows(db=db, filters=year)])
+    await engine.dispose()
     print(json.dumps({"rows": count, "bytes": size, "peak_rss_mib": round(peak, 1)}))
 
 
