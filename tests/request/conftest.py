@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.app import create_app
+from broker.auth import service as auth_service
 from broker.config import Settings
 from broker.database import utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Qualification, RequestStatus, Role
@@ -66,8 +67,12 @@ def rt() -> RecordingRealtime:
 
 
 async def add_interpreter(db: AsyncSession, name: str, languages: dict[str, Qualification] | None = None, *,
-                          online: bool = True, idle_minutes: float = 10.0, **profile: Any) -> User:
-    """An interpreter who is online and available (idle for `idle_minutes`) unless told otherwise."""
+                          online: bool = True, idle_minutes: float = 10.0, world: World | None = None,
+                          **profile: Any) -> User:
+    """An interpreter who is online and available (idle for `idle_minutes`) unless told otherwise.
+
+    With a `world`, the interpreter also gets a bearer header there (`world.auth(name)`).
+    """
     user = await add_user(db, name, Role.INTERPRETER, languages=languages or {"ar": Qualification.CERTIFIED})
     row = await db.get(InterpreterProfile, user.id)
     assert row is not None
@@ -77,7 +82,12 @@ async def add_interpreter(db: AsyncSession, name: str, languages: dict[str, Qual
     row.idle_since = utcnow() - timedelta(minutes=idle_minutes)
     for key, value in profile.items():
         setattr(row, key, value)
+    if world is not None:
+        token = await auth_service.start_session(db=db, user=user, kind="bearer", hours=1)
+        world.headers[name] = {"Authorization": f"Bearer {token}"}
+        world.users[name] = user
     await db.commit()
+    db.expunge(user)  # keeps its loaded attributes through later rollbacks of the test's session
     return user
 
 
@@ -88,9 +98,11 @@ async def count(db: AsyncSession, model: Any, *where: Any) -> int:
 async def snapshot(db: AsyncSession) -> dict[str, int]:
     """Row counts of everything dispatch writes (bad input must leave these unchanged)."""
     await db.rollback()
-    return {"requests": await count(db, InterpretingRequest), "offers": await count(db, Offer),
-            "ledger": await count(db, LedgerEntry),
-            "busy": await count(db, InterpreterProfile, InterpreterProfile.status != InterpreterStatus.AVAILABLE)}
+    counts = {"requests": await count(db, InterpretingRequest), "offers": await count(db, Offer),
+              "ledger": await count(db, LedgerEntry),
+              "busy": await count(db, InterpreterProfile, InterpreterProfile.status != InterpreterStatus.AVAILABLE)}
+    await db.rollback()  # SQLite: an open transaction would hold the write lock
+    return counts
 
 
 async def check_invariants(db: AsyncSession) -> None:
@@ -127,6 +139,7 @@ async def check_invariants(db: AsyncSession) -> None:
     assert len(ledger_ids) == len(set(ledger_ids)), "two ledger rows for one request"
     final = {RequestStatus.COMPLETED, RequestStatus.FAILED, RequestStatus.CANCELLED, RequestStatus.UNFILLED}
     assert set(ledger_ids) == {r.id for r in requests.values() if r.status in final}, "ledger out of step"
+    await db.rollback()
 
 
 def dispatch_settings(settings: Settings, **overrides: Any) -> Settings:
@@ -165,7 +178,8 @@ def api_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def api(api_settings: Settings, engine: AsyncEngine, world: World, rt: RecordingRealtime,
-              sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
+              sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession) -> AsyncIterator[Api]:
+    db.expunge_all()  # the world's users stay readable after the tests' rollbacks
     application = create_app(api_settings)
     async with application.router.lifespan_context(application):
         application.state.hub_real = application.state.hub
