@@ -167,6 +167,7 @@ class Scheduler:
         self._aps: _ThreadedStoreScheduler | None = None
         self._executor: _LoopExecutor | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._needs_reconcile = False
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -198,7 +199,9 @@ class Scheduler:
     async def stop(self, *, release: bool = True) -> None:
         """Stop running jobs; `release=False` mimics a crash (the lease simply expires)."""
         if self._task is not None:
-            self._task.cancel()
+            # Let the loop finish its current transaction: cancelling it inside one could leave
+            # a SQLite connection holding the write lock.
+            self._stopping.set()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         aps = self._aps
@@ -258,7 +261,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         interval = self.lease_seconds / 3
         last_renewed = float("-inf")
-        while True:
+        while not self._stopping.is_set():
             held = False
             try:
                 async with self.sessionmaker() as db:
@@ -272,7 +275,10 @@ class Scheduler:
                 # Keep running only while the last renewal still covers us (with a margin).
                 held = self.is_leader and loop.time() - last_renewed < self.lease_seconds * 2 / 3
             await self._become(held)
-            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            except TimeoutError:
+                pass
 
     async def _become(self, leader: bool) -> None:
         aps = self._aps
