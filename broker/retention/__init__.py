@@ -1,0 +1,1 @@
+"""Retention: delete operational data after `settings.retention_days`; the ledger stays."""

@@ -1,0 +1,39 @@
+"""Structured logs: one JSON object a line, ids kept, personal data and tokens left out."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from broker.ops.logging import JsonFormatter, scrub
+
+
+def _record(name: str, msg: str, args: object = (), **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.INFO, __file__, 1, msg, args, None)  # type: ignore[arg-type]
+    record.__dict__.update(extra)
+    return record
+
+
+def test_json_line_keeps_ids_and_drops_unknown_extras() -> None:
+    """Whitelisted ids pass; an extra like a display name is dropped, never printed."""
+    line = JsonFormatter().format(_record("broker.request", "offer %d accepted", (7,), request_id=3,
+                                          display_name="Maria Muster", email="maria@example.org"))
+    entry = json.loads(line)
+    assert entry["msg"] == "offer 7 accepted" and entry["request_id"] == 3 and entry["level"] == "info"
+    assert "Maria" not in line and "maria@" not in line
+
+
+def test_tokens_and_query_strings_are_scrubbed() -> None:
+    """`token=…`, passwords and query strings never reach the log."""
+    assert "abc123" not in scrub("GET /ws?token=abc123 failed")
+    assert "hunter2" not in scrub("login failed password=hunter2 for id 4")
+    assert "secret-value" not in scrub('config {"secret": "secret-value"}')
+
+
+def test_uvicorn_access_log_has_no_client_address_or_query() -> None:
+    """An access line keeps method, path and status, not the client's address or ?token=."""
+    record = _record("uvicorn.access", '%s - "%s %s HTTP/%s" %d',
+                     ("192.0.2.7:5555", "GET", "/ws?token=sekret", "1.1", 101))
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry == {**entry, "http_method": "GET", "http_path": "/ws", "http_status": 101}
+    assert "192.0.2.7" not in json.dumps(entry) and "sekret" not in json.dumps(entry)
