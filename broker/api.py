@@ -9,6 +9,7 @@ from broker.interpreter.views import router as interpreter_router
 from broker.language.views import router as language_router
 from broker.notification.views import router as notification_router
 from broker.office.views import router as office_router
+from broker.ops.views import router as ops_router
 from broker.report.views import assets_router as report_assets_router
 from broker.report.views import router as report_router
 from broker.request.offer_views import router as offer_router
@@ -18,6 +19,7 @@ from broker.user.views import router as user_router
 
 ROUTERS: list[APIRouter] = [
     health_router,
+    ops_router,
     auth_router,
     office_router,
     user_router,

@@ -18,6 +18,7 @@ from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
 from broker.errors import DomainError, domain_error_handler, http_error_handler
 from broker.notification import sender as notification_sender
+from broker.ops import runtime as ops_runtime
 from broker.request.wiring import start_dispatch
 from signaling.views import router as signaling_router
 from signaling.wiring import start_hub
@@ -36,9 +37,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = await start_dispatch(app)  # on-demand dispatch loop, presence, replay (broker/request/wiring.py)
     # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
     outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
+    await ops_runtime.start(app)  # JSON logs, drain on SIGTERM, daily retention job (broker/ops)
     try:
         yield
     finally:
+        await ops_runtime.stop(app)
         await notification_sender.stop(outbox)
         await dispatcher.stop()
         await hub.stop()  # closes every socket and echo peer at once
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle(
         attempts=settings.login_attempts_per_window, window_seconds=settings.login_window_seconds
     )
+    ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     for router in ROUTERS:
