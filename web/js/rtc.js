@@ -141,12 +141,13 @@ export class Call extends EventTarget {
     this.localStream = localStream;
     this.iceServers = [];
     this.links = new Map();
+    this.waiting = new Map(); // peers that joined after us: their offer opens the link (no glare)
     this.ended = false;
     this.handlers = {
       joined: (e) => this.onJoined(e.detail),
       "peer-joined": (e) => this.onPeerJoined(e.detail),
       "peer-left": (e) => this.onPeerLeft(e.detail),
-      offer: (e) => this.link(e.detail.from)?.onDescription("offer", e.detail.sdp),
+      offer: (e) => this.link(e.detail.from, true)?.onDescription("offer", e.detail.sdp),
       answer: (e) => this.link(e.detail.from)?.onDescription("answer", e.detail.sdp),
       candidate: (e) => this.link(e.detail.from)?.onCandidate(e.detail.candidate),
       bye: (e) => this.dropLink(e.detail.from, "bye"),
@@ -158,8 +159,12 @@ export class Call extends EventTarget {
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  link(peerId) {
-    if (!this.links.has(peerId)) console.warn(`rtc: message from unknown peer ${peerId}`);
+  /** The link to a peer; a newcomer's first offer creates it (the newcomer always offers first). */
+  link(peerId, create = false) {
+    if (!this.links.has(peerId) && create && this.waiting.has(peerId)) {
+      this.links.set(peerId, new Link(this, this.waiting.get(peerId)));
+      this.waiting.delete(peerId);
+    }
     return this.links.get(peerId);
   }
 
@@ -181,7 +186,7 @@ export class Call extends EventTarget {
     const link = this.links.get(peer.peer_id);
     this.emit("peer-joined", { peer, rejoined });
     if (link) link.remoteReturned();
-    else this.links.set(peer.peer_id, new Link(this, peer));
+    else this.waiting.set(peer.peer_id, peer);
   }
 
   onPeerLeft({ peer_id: peerId, reason, grace_seconds: grace }) {
@@ -190,6 +195,7 @@ export class Call extends EventTarget {
   }
 
   dropLink(peerId, reason) {
+    this.waiting.delete(peerId);
     const link = this.links.get(peerId);
     if (!link) return;
     link.close();
