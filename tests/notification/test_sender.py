@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,7 +16,7 @@ from broker.notification import service as notification_service
 from broker.notification.kinds import Kind
 from broker.notification.models import OutboxMessage
 from broker.notification.sender import OutboxSender, SenderOptions, backoff_seconds, run_once
-from broker.notification.transport import make_transport
+from broker.notification.transport import SmtpTransport, make_transport
 from tests.conftest import World
 from tests.notification.conftest import FAST, SmtpServer, booking, drain, give_addresses, statuses
 
@@ -171,3 +172,40 @@ async def test_the_app_runs_a_sender_in_its_lifespan(
                 break
             await asyncio.sleep(0.05)
     assert len(smtp.sink.messages) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+async def test_smtp_login_is_used_and_a_wrong_password_keeps_mails_waiting(
+    db: AsyncSession, world: World, sessionmaker: async_sessionmaker[AsyncSession], mail_settings: Settings,
+) -> None:
+    """With user and password set the sender logs in; a refused login is retried, not dropped."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from tests.conftest import free_port
+    from tests.notification.conftest import SmtpSink
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str,
+                      auth_data: object) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret"
+        return AuthResult(success=ok)
+
+    sink, port = SmtpSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        await give_addresses(db, world)
+        [row_id] = await enqueue_many(db, world, 1)
+        wrong = mail_settings.model_copy(update={"smtp_port": port, "smtp_user": "vd", "smtp_password": "nope"})
+        # aiosmtpd stalls after a refused login, so a short client timeout keeps this test quick
+        await run_once(sessionmaker=sessionmaker, settings=wrong, transport=SmtpTransport(wrong, timeout=1.0),
+                       options=FAST)
+        async with sessionmaker() as check:
+            row = await check.get(OutboxMessage, row_id)
+        assert row is not None and row.status is OutboxStatus.PENDING and row.last_error and sink.messages == []
+        right = wrong.model_copy(update={"smtp_password": "s3cret"})
+        await drain(sessionmaker, right)
+        assert len(sink.messages) == 1
+    finally:
+        controller.stop()
