@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from broker.auth.views import router as auth_router
+from broker.booking.views import router as booking_router
 from broker.health import router as health_router
 from broker.interpreter.status_views import router as interpreter_status_router
 from broker.interpreter.views import router as interpreter_router
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     interpreter_status_router,
     language_tiers_router,
     notification_router,
+    booking_router,
 ]

@@ -20,6 +20,7 @@ from broker.errors import DomainError, domain_error_handler, http_error_handler
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
 from broker.request.wiring import start_dispatch
+from broker.scheduler.setup import start_scheduler, stop_scheduler
 from signaling.views import router as signaling_router
 from signaling.wiring import start_hub
 
@@ -37,11 +38,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dispatcher = await start_dispatch(app)  # on-demand dispatch loop, presence, replay (broker/request/wiring.py)
     # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
     outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
+    await start_scheduler(app)  # bookings' timed jobs; one active process via a lease (broker/scheduler)
     await ops_runtime.start(app)  # JSON logs, drain on SIGTERM, daily retention job (broker/ops)
     try:
         yield
     finally:
         await ops_runtime.stop(app)
+        await stop_scheduler(app)
         await notification_sender.stop(outbox)
         await dispatcher.stop()
         await hub.stop()  # closes every socket and echo peer at once

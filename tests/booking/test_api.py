@@ -156,7 +156,7 @@ async def test_two_concurrent_bookings_for_one_slot(client: httpx.AsyncClient, i
 async def test_exclusion_constraint_gives_the_same_409(client: httpx.AsyncClient, interpreters: World,
                                                        db: AsyncSession, backend: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """On PostgreSQL the database itself refuses an overlapping confirmed booking, and the API says 409 with the slot."""
+    """On PostgreSQL the database refuses an overlapping confirmed booking; the API says 409 naming the slot."""
     if backend != "postgresql":
         pytest.skip("exclusion constraints exist on PostgreSQL only")
     world = interpreters

@@ -57,7 +57,7 @@ async def _ran(sessionmaker: async_sessionmaker[AsyncSession], booking_id: int) 
 async def test_sigkill_while_room_open_then_restart_runs_jobs_once(
         settings: Settings, db: AsyncSession, world: World, sessionmaker: async_sessionmaker[AsyncSession],
         tmp_path: Path) -> None:
-    """A server killed with the room open leaves the lease to expire; its successor escalates the no-show exactly once."""
+    """A server killed with the room open lets its lease expire; the successor escalates the no-show once."""
     booking_id = await add_booking(db, world, utcnow() + timedelta(seconds=5))
     port = free_port()
     log = tmp_path / "serve.log"
