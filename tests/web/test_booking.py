@@ -1,0 +1,63 @@
+"""The booking journey in the browser: book a free slot, the interpreter confirms, both join at start."""
+
+from __future__ import annotations
+
+from datetime import time
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.booking import service as booking_service
+from broker.request import realtime
+from tests.conftest import World
+from tests.web.conftest import Web, ready
+from tests.web.helpers import inbound_growth, remote_video_playing
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+async def test_book_confirm_and_both_join_when_the_room_opens(
+    web: Web, world: World, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A booked Arabic slot is confirmed on the console; when its room opens both pages join and talk."""
+    interpreter_id = world.users["interpreter"].id
+    windows = [{"weekday": d, "start_time": str(time(0, 0)), "end_time": str(time(23, 59))} for d in range(7)]
+    async with httpx.AsyncClient(base_url=web.server.url) as api:
+        response = await api.put(f"/api/interpreters/{interpreter_id}/availability", json={"windows": windows},
+                                 headers=world.auth("interpreter"))
+        assert response.status_code == 200, response.text
+
+    counter = await web.person("caseworker_a")
+    interpreter = await web.person("interpreter")
+    page = counter.page
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    await page.get_by_role("combobox", name="Sprache").fill("Arab")
+    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await page.get_by_role("button", name="Termin buchen").click()
+    slot = page.locator("#booking-slots button").first
+    await slot.wait_for()
+    await slot.click()
+    await page.get_by_role("button", name="Termin verbindlich buchen").click()
+    await page.get_by_text("Termin gebucht für").wait_for()
+    booking_id = int(await page.evaluate("document.body.dataset.booking"))
+
+    await interpreter.page.goto(web.url("/interpreter.html"))
+    await ready(interpreter.page, "loaded")
+    await interpreter.page.get_by_role("button", name="Bestätigen:").first.click()
+    await interpreter.page.get_by_text("Termin bestätigt.").wait_for()
+    await page.wait_for_function("window.__vd.signal.state === 'open'")
+    await interpreter.page.wait_for_function("window.__vd.signal.state === 'open'")
+
+    # The scheduler's room-open job, run now instead of ten minutes before the start.
+    async with sessionmaker() as db:
+        booking = await booking_service.get(db=db, booking_id=booking_id, for_update=True)
+        assert booking is not None
+        assert await booking_service.open_room(db=db, booking=booking, settings=web.server.app.state.settings)
+        await realtime.commit(db, web.server.app.state.hub)
+
+    for person in (counter, interpreter):
+        await remote_video_playing(person.page)
+        growth = await inbound_growth(person.page)
+        assert growth["framesDecoded"] > 0, growth
