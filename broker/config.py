@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     booking_late_cancel_hours: int = Field(default=24, ge=0)
     booking_room_open_minutes: int = Field(default=10, ge=0)
     booking_no_show_minutes: int = Field(default=5, ge=1)
+    # Background work in this process: booking scheduler, dispatcher loop, outbox sender.
     scheduler_enabled: bool = True
     scheduler_lease_seconds: float = Field(default=15.0, gt=0)
 
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_sender: str = "Videodolmetschen <noreply@videodolmetschen.invalid>"
+    outbox_sender_enabled: bool = True
 
     @model_validator(mode="before")
     @classmethod

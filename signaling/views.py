@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket
 
 from broker.auth.deps import CurrentUser, allow
 from broker.enums import Role
+from broker.errors import COMMON_RESPONSES, ErrorRead
 from signaling.echo import EchoBusy
 from signaling.handler import serve_socket
 from signaling.hub import Hub
@@ -18,7 +19,7 @@ from signaling.tokens import issue_ws_token
 
 WS_TOKEN_SECONDS = 60  # only needed to open the socket; the socket then lives on
 
-router = APIRouter()
+router = APIRouter(tags=["rtc"], responses=COMMON_RESPONSES)
 signed_in = allow(Role.CASEWORKER, Role.INTERPRETER, Role.MANAGER, Role.ADMIN)
 call_parties = allow(Role.CASEWORKER, Role.INTERPRETER, Role.ADMIN)
 
@@ -48,7 +49,12 @@ async def create_ws_token(request: Request, user: CurrentUser) -> WsTokenRead:
     return WsTokenRead(token=token, expires_in=WS_TOKEN_SECONDS)
 
 
-@router.post("/api/rtc/echo", response_model=EchoAnswer, dependencies=[Depends(call_parties)])
+@router.post(
+    "/api/rtc/echo",
+    response_model=EchoAnswer,
+    dependencies=[Depends(call_parties)],
+    responses={400: {"model": ErrorRead}, 503: {"model": ErrorRead, "description": "All echo peers busy"}},
+)
 async def create_echo_peer(request: Request, offer: EchoOffer) -> EchoAnswer:
     """Answer an SDP offer with a server-side echo peer for the pre-call check."""
     echo = _hub(request).echo

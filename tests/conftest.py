@@ -65,21 +65,28 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    require_or_skip(bool(PG_URL), "PostgreSQL (VD_TEST_DATABASE_URL_PG)")
-    settings = Settings(database_url=PG_URL)
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated from empty, dropped after.
 
-    async def reset() -> None:
-        engine = make_engine(settings)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-            await conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+    One database per session (not the shared one) so concurrent test runs cannot disturb
+    each other.
+    """
+    require_or_skip(bool(PG_URL), "PostgreSQL (VD_TEST_DATABASE_URL_PG)")
+    base, _, _ = PG_URL.rpartition("/")
+    name = f"vd_test_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    url = f"{base}/{name}"
+
+    async def admin(statement: str) -> None:
+        engine = make_engine(Settings(database_url=PG_URL), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
         await engine.dispose()
 
-    asyncio.run(reset())
-    upgrade(settings)
-    return PG_URL
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    upgrade(Settings(database_url=url))
+    yield url
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

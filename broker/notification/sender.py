@@ -288,8 +288,9 @@ class OutboxSender:
 
 
 def start(*, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> OutboxSender | None:
-    """Start the app's sender, unless background work is switched off (`VD_SCHEDULER_ENABLED`)."""
-    if not settings.scheduler_enabled:
+    """Start the app's sender, unless background work (`VD_SCHEDULER_ENABLED`) or the sender
+    itself (`VD_OUTBOX_SENDER_ENABLED`, e.g. when a separate sender process runs) is switched off."""
+    if not (settings.scheduler_enabled and settings.outbox_sender_enabled):
         return None
     return OutboxSender(sessionmaker=sessionmaker, settings=settings).start()
 
