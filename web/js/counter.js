@@ -297,6 +297,7 @@ async function main() {
   else section("choose");
   signal.connect();
   setInterval(() => { if (document.body.dataset.view === "waiting") refreshRequest(); }, 5000);
+  performance.mark("vd-ready");
   document.body.dataset.loaded = "1";
 }
 
