@@ -52,8 +52,14 @@ async def start_hub(app: FastAPI) -> Hub:
     reconnect, `hub.add_presence_listener(...)` for interpreter presence.
     """
     settings: Settings = app.state.settings
-    # settings.redis_url is reserved for a Redis backplane; until then one process fans out in memory.
-    hub = Hub(settings=settings, backplane=InMemoryBackplane(), authenticate=make_authenticate(app))
+    if settings.redis_url:  # several instances act as one: rooms, notify, presence over Redis
+        from signaling.cluster import ClusterHub
+        from signaling.redis_backplane import RedisBackplane
+
+        hub: Hub = ClusterHub(settings=settings, backplane=RedisBackplane(settings.redis_url),
+                              authenticate=make_authenticate(app))
+    else:  # one process fans out in memory
+        hub = Hub(settings=settings, backplane=InMemoryBackplane(), authenticate=make_authenticate(app))
     app.state.hub = hub
     await hub.start()
     return hub

@@ -1,0 +1,225 @@
+"""Redis pub/sub backplane: several app instances act as one signalling hub.
+
+Transport only: one channel (`<prefix>:bus`) carries every frame — to a user's sockets, to
+one peer of a room, presence changes and room-directory changes — as a small JSON envelope.
+One channel keeps the order a publisher wrote in (a `call-join` event never overtakes the
+room it names). Every instance hears everything and delivers what concerns its own sockets;
+at the programme's scale (a few hundred sockets) that is cheaper than per-user channels.
+
+Liveness needs no heartbeat keys: each instance names its Redis connections `vd-<id>`, and
+an instance whose subscriber connection is gone from `CLIENT LIST` has died (the kernel
+closes a killed process's sockets at once). The room directory (signaling/cluster.py)
+uses that to free a dead instance's seats within a second.
+
+Redis loss: publishing fails fast (frames are dropped, clients renegotiate), the reader
+reconnects with backoff and then asks the hub to publish its state again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from signaling.backplane import BackplaneReceiver
+
+log = logging.getLogger(__name__)
+
+NAME_PREFIX = "vd-"
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class RedisBackplane:
+    def __init__(self, url: str, *, prefix: str = "vd", instance_id: str | None = None,
+                 watch_seconds: float = 0.5) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.instance_id = instance_id or secrets.token_hex(4)
+        self.channel = f"{prefix}:bus"
+        self.watch_seconds = watch_seconds
+        self.connected = asyncio.Event()
+        # Set by the cluster hub: room-directory messages, a peer instance died, we reconnected.
+        self.on_room_message: Handler | None = None
+        self.on_instance_dead: Callable[[str], Awaitable[None]] | None = None
+        self.on_reconnect: Callable[[], Awaitable[None]] | None = None
+        self.known_instances: set[str] = set()
+        self._receiver: BackplaneReceiver | None = None
+        self._redis: Redis | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._quiet_until = 0.0  # after (re)connecting, let the others reconnect before judging them
+
+    @property
+    def redis(self) -> Redis:
+        assert self._redis is not None, "backplane not started"
+        return self._redis
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # --- Backplane protocol --------------------------------------------------------------
+
+    async def start(self, receiver: BackplaneReceiver) -> None:
+        self._receiver = receiver
+        self._redis = Redis.from_url(
+            self.url, decode_responses=True, client_name=f"{NAME_PREFIX}{self.instance_id}",
+            socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
+        )
+        self._tasks = [asyncio.create_task(self._read_forever(), name="redis-backplane-reader"),
+                       asyncio.create_task(self._watch_forever(), name="redis-backplane-watch")]
+        try:
+            async with asyncio.timeout(10):
+                await self.connected.wait()
+        except TimeoutError:
+            log.error("Redis backplane could not connect; retrying in the background")
+
+    async def stop(self, receiver: BackplaneReceiver) -> None:
+        if receiver is self._receiver:
+            self._receiver = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._redis is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.delete(self.key("presence", self.instance_id))
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish_user(self, user_id: int, frame: str) -> None:
+        await self.publish({"k": "u", "u": user_id, "f": frame})
+
+    async def publish_room(self, room_id: str, peer_id: str, frame: str) -> None:
+        await self.publish({"k": "p", "r": room_id, "p": peer_id, "f": frame})
+
+    async def publish_presence(self, instance_id: str, user_id: int, online: bool) -> None:
+        key = self.key("presence", instance_id)
+        try:
+            if online:
+                await self.redis.sadd(key, str(user_id))
+            else:
+                await self.redis.srem(key, str(user_id))
+        except (RedisError, OSError):
+            log.warning("presence store update failed", extra={"user_id": user_id})
+        await self.publish({"k": "o", "i": instance_id, "u": user_id, "on": online})
+
+    # --- helpers for the cluster hub ------------------------------------------------------
+
+    async def publish(self, envelope: dict[str, Any]) -> None:
+        envelope["from"] = self.instance_id
+        try:
+            await self.redis.publish(self.channel, json.dumps(envelope, separators=(",", ":")))
+        except (RedisError, OSError):
+            log.warning("Redis publish failed; frame dropped", extra={"instance_id": self.instance_id})
+
+    async def live_instances(self) -> set[str]:
+        """Instances whose subscriber connection Redis currently holds."""
+        clients = await self.redis.client_list(_type="pubsub")
+        return {c["name"][len(NAME_PREFIX):] for c in clients if c.get("name", "").startswith(NAME_PREFIX)}
+
+    async def online_elsewhere(self, live: Iterable[str]) -> dict[str, list[int]]:
+        """Users online on each other live instance (for a fresh instance's view of presence)."""
+        out: dict[str, list[int]] = {}
+        for instance in live:
+            if instance != self.instance_id:
+                members = await self.redis.smembers(self.key("presence", instance))
+                out[instance] = [int(m) for m in members]
+        return out
+
+    # --- internals -------------------------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        delay = 0.1
+        first = True
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.connected.set()
+                self._quiet_until = time.monotonic() + (0 if first else 3.0)
+                if not first:
+                    log.warning("Redis backplane reconnected", extra={"instance_id": self.instance_id})
+                    if self.on_reconnect is not None:
+                        await self.on_reconnect()
+                await self._sync_presence()
+                first, delay = False, 0.1
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        await self._dispatch(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.connected.clear()
+                log.warning("Redis backplane connection lost (%s); reconnecting", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _dispatch(self, data: str) -> None:
+        receiver = self._receiver
+        try:
+            msg = json.loads(data)
+            kind = msg["k"]
+            if receiver is None:
+                return
+            if kind == "u":
+                await receiver.deliver_to_user(int(msg["u"]), msg["f"])
+            elif kind == "p":
+                await receiver.deliver_to_peer(msg["r"], msg["p"], msg["f"])
+            elif kind == "o":
+                if msg["i"] != self.instance_id:
+                    self.known_instances.add(msg["i"])
+                await receiver.deliver_presence(msg["i"], int(msg["u"]), bool(msg["on"]))
+            elif kind == "room" and msg.get("from") != self.instance_id and self.on_room_message is not None:
+                await self.on_room_message(msg)
+        except Exception:
+            log.exception("could not deliver a backplane message")
+
+    async def _sync_presence(self) -> None:
+        """Learn who is online on the other instances (after start or a reconnect)."""
+        if self._receiver is None:
+            return
+        live = await self.live_instances()
+        for instance, users in (await self.online_elsewhere(live)).items():
+            self.known_instances.add(instance)
+            for user_id in users:
+                await self._receiver.deliver_presence(instance, user_id, True)
+
+    async def _watch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_seconds)
+            if not self.connected.is_set() or time.monotonic() < self._quiet_until or not self.known_instances:
+                continue
+            try:
+                live = await self.live_instances()
+            except (RedisError, OSError):
+                continue
+            for instance in sorted(self.known_instances - live - {self.instance_id}):
+                await self.forget_instance(instance)
+
+    async def forget_instance(self, instance: str) -> None:
+        """A peer instance died: its sockets are gone, so are its users' presence and seats."""
+        self.known_instances.discard(instance)
+        log.warning("instance %s is gone; freeing its seats and presence", instance,
+                    extra={"instance_id": instance})
+        with contextlib.suppress(RedisError, OSError):
+            users = await self.redis.smembers(self.key("presence", instance))
+            await self.redis.delete(self.key("presence", instance))
+            if self._receiver is not None:
+                for user_id in users:
+                    await self._receiver.deliver_presence(instance, int(user_id), False)
+        if self.on_instance_dead is not None:
+            try:
+                await self.on_instance_dead(instance)
+            except Exception:
+                log.exception("freeing a dead instance's seats failed")

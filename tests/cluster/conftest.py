@@ -1,0 +1,218 @@
+"""Real parts for the multi-instance tests: redis-server children, a dedicated PostgreSQL
+database, in-process cluster hubs and `videodolmetschen serve` subprocesses.
+
+Missing Redis or PostgreSQL skips loudly locally and fails in CI (`require_or_skip`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from broker.config import Settings
+from broker.migrate import upgrade
+from signaling.cluster import ClusterHub
+from signaling.redis_backplane import RedisBackplane
+from signaling.views import router
+from tests.conftest import PG_URL, free_port, require_or_skip
+from tests.signaling.conftest import Server, authenticate, make_settings
+
+SECRET = "cluster-test-secret-key-0123456789abcdefghij"
+VENV_BIN = Path(sys.executable).parent
+
+
+class RedisServer:
+    """A redis-server child process on a free loopback port; can be stopped and restarted."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        assert exe is not None
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--protected-mode", "yes", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import socket
+
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def _redis_available() -> bool:
+    return shutil.which("redis-server") is not None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    require_or_skip(_redis_available(), "redis-server (Debian package redis-server)")
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cluster_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, migrated, dropped afterwards."""
+    require_or_skip(bool(PG_URL), "PostgreSQL (VD_TEST_DATABASE_URL_PG)")
+    url = make_url(PG_URL)
+    name = f"vd_cluster_{secrets.token_hex(4)}"
+    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    db_url = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(Settings(_env_file=None, database_url=db_url))
+        yield db_url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- in-process: two ClusterHubs behind two uvicorn servers -------------------------------
+
+@asynccontextmanager
+async def cluster_server(redis_url: str, **settings: Any) -> AsyncIterator[Server]:
+    """The signalling router with a ClusterHub over Redis, on a free loopback port."""
+    hub = ClusterHub(settings=make_settings(**settings), backplane=RedisBackplane(redis_url, watch_seconds=0.2),
+                     authenticate=authenticate)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.hub = hub
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    app.include_router(router)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+                                           ws_per_message_deflate=False))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+        await asyncio.sleep(0.01)
+    try:
+        yield Server(hub, app, server)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+# --- subprocesses: `videodolmetschen serve` -----------------------------------------------
+
+class Instance:
+    """One `videodolmetschen serve` process on a loopback port."""
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        self.env = {**env, "VD_ALLOWED_ORIGINS": self.url, "VD_PUBLIC_BASE_URL": self.url}
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Instance:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "videodolmetschen"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-migrate"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.tail()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not become healthy:\n{self.tail()}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def instance_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VD_")}
+    env.update({
+        "VD_ENVIRONMENT": "test", "VD_DATABASE_URL": database_url, "VD_REDIS_URL": redis_url,
+        "VD_SECRET_KEY": SECRET, "VD_SCHEDULER_LEASE_SECONDS": "3", "VD_PRESENCE_GRACE_SECONDS": "2",
+        "VD_REJOIN_GRACE_SECONDS": "30", "VD_LOG_FORMAT": "json", "VD_DRAIN_SECONDS": "0",
+    })
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def instances(tmp_path: Path) -> Iterator[list[Instance]]:
+    """Started instances are stopped after the test (killed if they do not stop)."""
+    started: list[Instance] = []
+    yield started
+    for inst in started:
+        inst.stop()
