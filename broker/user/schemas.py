@@ -34,6 +34,15 @@ class UserUpdate(BaseModel):
     active: bool | None = None
 
 
+class ProfileSelfUpdate(BaseModel):
+    """What every signed-in user may change about themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locale: Locale | None = None
+    email: EmailStr | None = None
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

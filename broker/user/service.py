@@ -11,7 +11,7 @@ from broker.errors import Conflict, Invalid
 from broker.interpreter.models import InterpreterProfile
 from broker.office.models import Office
 from broker.user.models import User
-from broker.user.schemas import UserCreate, UserUpdate
+from broker.user.schemas import ProfileSelfUpdate, UserCreate, UserUpdate
 
 
 async def get(*, db: AsyncSession, user_id: int, office_id: int | None = None) -> User | None:
@@ -102,4 +102,16 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
         db=db, actor_id=actor_id, action="user_update", object_type="user", object_id=user.id,
         details={k: v for k, v in changes.items() if k != "password"},
     )
+    return user
+
+
+async def update_self(*, db: AsyncSession, user: User, profile_in: ProfileSelfUpdate) -> User:
+    changes = profile_in.model_dump(exclude_unset=True)
+    if changes.get("locale") is not None:
+        user.locale = changes["locale"]
+    if "email" in changes:
+        user.email = changes["email"]
+    await db.flush()
+    await audit_service.record(db=db, actor_id=user.id, action="user_update_self", object_type="user",
+                               object_id=user.id, details={k: v is not None for k, v in changes.items()})
     return user

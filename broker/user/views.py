@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from broker.auth.deps import CurrentUser, SessionDep, allow, office_scope
+from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow, office_scope
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.params import IdPath, IdQuery, Page, PageParams, page_params, paginate
 from broker.user import service as user_service
 from broker.user.models import User
-from broker.user.schemas import UserCreate, UserRead, UserUpdate
+from broker.user.schemas import ProfileSelfUpdate, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON_RESPONSES)
 
@@ -49,6 +49,14 @@ async def list_users(
 async def create_user(user_in: UserCreate, db: SessionDep, current: CurrentUser) -> User:
     """Create a user."""
     user = await user_service.create(db=db, user_in=user_in, actor_id=current.id)
+    await db.commit()
+    return user
+
+
+@router.patch("/me", response_model=UserRead, dependencies=[Depends(allow(*EVERY_ROLE))])
+async def update_me(profile_in: ProfileSelfUpdate, db: SessionDep, current: CurrentUser) -> User:
+    """Change my own interface language or e-mail address."""
+    user = await user_service.update_self(db=db, user=current, profile_in=profile_in)
     await db.commit()
     return user
 

@@ -165,3 +165,13 @@ async def test_healthz_checks_the_database(client: httpx.AsyncClient, world: Wor
     """/healthz answers ok when the database answers."""
     response = await client.get("/healthz")
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_every_user_may_change_their_own_locale(client: httpx.AsyncClient, world: World) -> None:
+    """An interpreter switches their interface to English without admin rights."""
+    response = await client.patch("/api/users/me", json={"locale": "en"}, headers=world.auth("interpreter"))
+    assert response.status_code == 200 and response.json()["locale"] == "en"
+    bad = await client.patch("/api/users/me", json={"locale": "xx"}, headers=world.auth("interpreter"))
+    assert bad.status_code == 422
+    role = await client.patch("/api/users/me", json={"role": "admin"}, headers=world.auth("interpreter"))
+    assert role.status_code == 422

@@ -41,7 +41,7 @@ function renderHeader(me) {
           await setLocale(next, { remember: true });
           event.target.lang = next === "de" ? "en" : "de";
           // Tell the server too, so e-mails and the next device use the same language.
-          api(`/api/users/${me.id}`, { method: "PATCH", body: { locale: next }, redirectOn401: false }).catch(() => {});
+          api("/api/users/me", { method: "PATCH", body: { locale: next }, redirectOn401: false }).catch(() => {});
         },
       }),
       el("button", {
