@@ -15,6 +15,18 @@ class ErrorRead(BaseModel):
     code: str
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorRead(BaseModel):
+    """A 422 in FastAPI's own shape; domain `Invalid` errors add `code`, `message` and details."""
+
+    detail: list[ValidationIssue]
+
+
 class DomainError(Exception):
     status_code = 400
     code = "bad_request"
@@ -83,6 +95,7 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorRead, "description": "Malformed request (e.g. a body that is not JSON)"},
     401: {"model": ErrorRead, "description": "Not signed in"},
     403: {"model": ErrorRead, "description": "Role not allowed"},
     404: {"model": ErrorRead, "description": "Not found (or not visible to this user)"},

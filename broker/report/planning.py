@@ -44,7 +44,8 @@ FALLBACK_AHT_SECONDS = 900.0
 
 def planning_period(filters: ReportFilters, today: date | None = None) -> ReportFilters:
     """Default to the last twelve weeks: staffing should follow recent demand, not 2019's."""
-    day_to = filters.date_to or today or datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date()
+    today = today or datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date()
+    day_to = filters.date_to or max(today, filters.date_from or today)
     day_from = filters.date_from or day_to - timedelta(weeks=DEFAULT_WEEKS) + timedelta(days=1)
     return filters.model_copy(update={"date_from": day_from, "date_to": day_to})
 

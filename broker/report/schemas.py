@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from broker.enums import Media, OfficeKind, RequestMode
 
@@ -26,14 +27,37 @@ class Grouping(StrEnum):
 
 TIME_GROUPINGS = frozenset({Grouping.MONTH, Grouping.WEEK, Grouping.WEEKDAY_HOUR})
 
+# Reports cover the programme's lifetime; outside it local-time arithmetic (year 1, 9999) breaks.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    """Only `YYYY-MM-DD` (or a date): pydantic alone would read '0.0' as a Unix timestamp."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not _ISO_DAY.fullmatch(value)):
+        raise ValueError("Datum als JJJJ-MM-TT / date as YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("Datum als JJJJ-MM-TT / date as YYYY-MM-DD")
+    return value
+
+
+def _in_range(value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"Datum zwischen / date between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+ReportDay = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_in_range)]
+
 
 class ReportFilters(BaseModel):
     """Which ledger rows a report covers. Dates are local (Europe/Berlin) and inclusive."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    date_from: date | None = Field(default=None, alias="from")
-    date_to: date | None = Field(default=None, alias="to")
+    date_from: ReportDay | None = Field(default=None, alias="from")
+    date_to: ReportDay | None = Field(default=None, alias="to")
     office_id: list[int] = Field(default_factory=list)
     office_kind: list[OfficeKind] = Field(default_factory=list)
     district: list[str] = Field(default_factory=list)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from broker.auth.deps import SessionDep, allow
 from broker.enums import Media, OfficeKind, RequestMode, Role
-from broker.errors import COMMON_RESPONSES
+from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.report import dashboard, export, planning, rankings, service
 from broker.report.schemas import (
     Dashboard,
@@ -23,38 +22,54 @@ from broker.report.schemas import (
     PayRow,
     PlanningParams,
     PlanningReport,
+    ReportDay,
     ReportFilters,
     ReportOptions,
     UnmetRow,
     UsageReport,
 )
 
-router = APIRouter(
-    prefix="/api/reports",
-    tags=["reports"],
-    dependencies=[Depends(allow(Role.MANAGER, Role.ADMIN))],
-    responses={**COMMON_RESPONSES, 422: {"description": "Bad filter, grouping or period"}},
-)
-assets_router = APIRouter(tags=["assets"])
-
 Format = Literal["csv", "xlsx"]
+MAX_VALUES = 200  # values per repeated filter: more than any office or language list
 OfficeId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file, streamed", "content": {t: {} for t in MEDIA_TYPES.values()}}
+}
+CSV_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The CSV file, streamed", "content": {MEDIA_TYPES["csv"]: {}}}
+}
+
+router = APIRouter(
+    prefix="/api/reports",
+    tags=["reports"],
+    dependencies=[Depends(allow(Role.MANAGER, Role.ADMIN))],
+    responses={
+        **COMMON_RESPONSES,
+        422: {"model": ValidationErrorRead, "description": "Bad filter, grouping or period (lists what is allowed)"},
+    },
+)
+assets_router = APIRouter(tags=["assets"])
+
+
+def _values(description: str) -> Any:
+    return Query(max_length=MAX_VALUES, description=description)
 
 
 def report_filters(
-    date_from: Annotated[date | None, Query(alias="from", description="First day (local), inclusive")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="Last day (local), inclusive")] = None,
-    office_id: Annotated[list[OfficeId], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    office_kind: Annotated[list[OfficeKind], Query()] = [],  # noqa: B006
-    district: Annotated[list[str], Query(max_length=8)] = [],  # noqa: B006
-    language: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
-    purpose: Annotated[list[str], Query(max_length=40)] = [],  # noqa: B006
-    mode: Annotated[list[RequestMode], Query()] = [],  # noqa: B006
-    media: Annotated[list[Media], Query()] = [],  # noqa: B006
+    date_from: Annotated[ReportDay | None, Query(alias="from", description="First day (local), inclusive")] = None,
+    date_to: Annotated[ReportDay | None, Query(alias="to", description="Last day (local), inclusive")] = None,
+    office_id: Annotated[list[OfficeId], _values("Office ids")] = [],  # noqa: B006 - FastAPI copies defaults
+    office_kind: Annotated[list[OfficeKind], _values("Office kinds")] = [],  # noqa: B006
+    district: Annotated[list[Code], _values("District keys (AGS)")] = [],  # noqa: B006
+    language: Annotated[list[Code], _values("Language codes")] = [],  # noqa: B006
+    purpose: Annotated[list[Code], _values("Purpose codes")] = [],  # noqa: B006
+    mode: Annotated[list[RequestMode], _values("on_demand, booked")] = [],  # noqa: B006
+    media: Annotated[list[Media], _values("Media")] = [],  # noqa: B006
 ) -> ReportFilters:
     try:
         return ReportFilters.model_validate(
@@ -70,7 +85,7 @@ def report_filters(
                 "media": media,
             }
         )
-    except ValidationError as exc:
+    except ValidationError as exc:  # only the period's order is left to check here
         raise RequestValidationError(
             [
                 {**e, "loc": ("query", "from"), "ctx": {"from": str(date_from), "to": str(date_to)}}
@@ -95,7 +110,7 @@ def planning_params(
 
 Filters = Annotated[ReportFilters, Depends(report_filters)]
 Params = Annotated[PlanningParams, Depends(planning_params)]
-GroupBy = Annotated[list[Grouping], Query(description="One or more groupings")]
+GroupBy = Annotated[list[Grouping], Query(max_length=len(Grouping), description="One or more groupings")]
 
 
 def _min_count(request: Request, suppress: bool) -> int:
@@ -138,7 +153,7 @@ async def get_usage(db: SessionDep, filters: Filters, group_by: GroupBy = [Group
     return await service.usage_report(db=db, filters=filters, group_by=group_by)
 
 
-@router.get("/usage/export", response_class=StreamingResponse)
+@router.get("/usage/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_usage(
     request: Request,
     db: SessionDep,
@@ -159,7 +174,7 @@ async def get_planning(db: SessionDep, filters: Filters, params: Params) -> Plan
     return await planning.planning_report(db=db, filters=filters, params=params)
 
 
-@router.get("/planning/export", response_class=StreamingResponse)
+@router.get("/planning/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_planning(
     db: SessionDep, filters: Filters, params: Params, format: Format = "csv"
 ) -> StreamingResponse:
@@ -175,7 +190,7 @@ async def get_unmet(db: SessionDep, filters: Filters) -> list[UnmetRow]:
     return await rankings.unmet_ranking(db=db, filters=filters)
 
 
-@router.get("/unmet/export", response_class=StreamingResponse)
+@router.get("/unmet/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_unmet(
     request: Request, db: SessionDep, filters: Filters, format: Format = "csv", suppress: bool = True
 ) -> StreamingResponse:
@@ -207,14 +222,14 @@ async def get_pay(db: SessionDep, filters: Filters) -> list[PayRow]:
     return await rankings.pay(db=db, filters=filters)
 
 
-@router.get("/pay/export", response_class=StreamingResponse)
+@router.get("/pay/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_pay(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
     """Download the interpreter pay table as CSV or XLSX."""
     header, rows = _model_rows(await rankings.pay(db=db, filters=filters))
     return _download("pay", format, header, rows)
 
 
-@router.get("/ledger/export", response_class=StreamingResponse)
+@router.get("/ledger/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
     """Download the pseudonymous ledger rows of the filter as CSV or XLSX."""
     await service.validate_filters(db=db, filters=filters)
@@ -226,7 +241,7 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
     return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
 
 
-@router.get("/open-data.csv", response_class=StreamingResponse)
+@router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
     """Download the documented open-data table (month × district × office kind × language)."""
     body = await export.open_data_csv(
