@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,7 +17,7 @@ from broker.api import ROUTERS
 from broker.auth.throttle import LoginThrottle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
-from broker.errors import DomainError, domain_error_handler, http_error_handler
+from broker.errors import DomainError, domain_error_handler, http_error_handler, validation_error_handler
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
 from broker.request.wiring import start_dispatch
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(signaling_router)  # /ws and /api/rtc/* (signaling/views.py)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -92,6 +94,15 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "error")
     return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "code": code},
                         headers=exc.headers)
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape plus `code` and a one-line `message` naming every offending field."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors())
+    parts = [f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}" for err in errors]
+    message = "Ungültige Eingabe / Invalid input — " + "; ".join(parts[:5])
+    return JSONResponse(status_code=422, content={"detail": errors, "code": "invalid", "message": message})
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
