@@ -141,7 +141,8 @@ async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: 
     if request.deadline_at is not None and request.deadline_at <= now:
         await finish_unfilled(db=db, request=request, now=now)
         return []
-    pending = len(await pending_offers(db, request.id))
+    # A request never offered has no pending offer: spare the query on the hot path (create).
+    pending = len(await pending_offers(db, request.id)) if request.offers_made else 0
     wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
     offers: list[Offer] = []
     if wanted > pending:

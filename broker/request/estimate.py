@@ -8,6 +8,7 @@ estimate scales that by its queue position over the interpreters online for the 
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from statistics import median
@@ -28,9 +29,26 @@ HISTORY_DAYS = 30
 BUSY = (InterpreterStatus.OFFERED, InterpreterStatus.IN_SESSION, InterpreterStatus.WRAP_UP)
 
 
+_cache: dict[str | None, tuple[float, dict[str, int]]] = {}
+CACHE_SECONDS = 10.0
+
+
 async def typical_waits(*, db: AsyncSession, now: datetime,
                         language_code: str | None = None) -> dict[str, int]:
-    """Median seconds from request to acceptance per language (recent history only)."""
+    """Median seconds from request to acceptance per language (recent history, cached briefly).
+
+    A statistic over the last requests moves slowly; caching it per process for a few seconds
+    keeps it off the hot path of every create and every poll of a waiting request.
+    """
+    hit = _cache.get(language_code)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    result = await _typical_waits(db=db, now=now, language_code=language_code)
+    _cache[language_code] = (time.monotonic(), result)
+    return result
+
+
+async def _typical_waits(*, db: AsyncSession, now: datetime, language_code: str | None) -> dict[str, int]:
     stmt = (select(InterpretingRequest.language_code, InterpretingRequest.created_at,
                    InterpretingRequest.accepted_at)
             .where(InterpretingRequest.mode == RequestMode.ON_DEMAND,

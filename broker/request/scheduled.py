@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.config import Settings
 from broker.database import utcnow
-from broker.enums import OfferStatus, RequestMode, RequestStatus
+from broker.enums import InterpreterStatus, OfferStatus, RequestMode, RequestStatus
 from broker.interpreter import presence
+from broker.interpreter.models import InterpreterProfile
 from broker.request import dispatch, offers, realtime
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
@@ -32,6 +33,7 @@ from broker.request.realtime import Realtime
 log = logging.getLogger(__name__)
 BATCH = 200
 QUEUE_SWEEP_SECONDS = 1.0
+WAKE_DEBOUNCE_SECONDS = 0.05
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -117,33 +119,34 @@ class Dispatcher:
                                                       settings=self.settings, now=utcnow()))
 
     async def run_once(self, *, queue: bool) -> None:
+        """One round: find work in one short read, then one transaction per item found."""
         now = utcnow()
-        due = select(Offer.request_id).distinct().where(Offer.status == OfferStatus.PENDING,
-                                                       Offer.expires_at <= now).limit(BATCH)
+        due = (select(Offer.request_id).distinct()
+               .where(Offer.status == OfferStatus.PENDING, Offer.expires_at <= now).limit(BATCH))
         late = (select(InterpretingRequest.id)
                 .where(InterpretingRequest.status.in_(dispatch.WAITING),
                        InterpretingRequest.deadline_at <= now).limit(BATCH))
-        async with self.sessionmaker() as db:
-            due_ids = list((await db.execute(due)).scalars())
-            late_ids = list((await db.execute(late)).scalars())
-            await db.rollback()
-        for rid in late_ids:
-            await self.job(partial(give_up, request_id=rid, now=now))
-        for rid in due_ids:
-            await self.job(partial(expire_offers, request_id=rid, settings=self.settings, now=now))
-        await self.job(lambda db: presence.sweep_wrap_up(db=db, settings=self.settings, now=now))
-        if queue:
-            await self._sweep_queue(now)
-
-    async def _sweep_queue(self, now: datetime) -> None:
+        wrapped = (select(InterpreterProfile.user_id)
+                   .where(InterpreterProfile.status == InterpreterStatus.WRAP_UP,
+                          InterpreterProfile.status_changed_at
+                          <= now - timedelta(seconds=self.settings.wrap_up_seconds)).limit(1))
         callbacks = (select(InterpretingRequest.id)
                      .where(InterpretingRequest.status == RequestStatus.CALLBACK,
                             InterpretingRequest.mode == RequestMode.ON_DEMAND)
                      .order_by(InterpretingRequest.created_at).limit(BATCH))
         async with self.sessionmaker() as db:
-            callback_ids = list((await db.execute(callbacks)).scalars())
-            queued_ids = list((await db.execute(dispatch.waiting_query(BATCH))).scalars())
+            due_ids = list((await db.execute(due)).scalars())
+            late_ids = list((await db.execute(late)).scalars())
+            wrap_up_over = (await db.execute(wrapped)).first() is not None
+            callback_ids = list((await db.execute(callbacks)).scalars()) if queue else []
+            queued_ids = list((await db.execute(dispatch.waiting_query(BATCH))).scalars()) if queue else []
             await db.rollback()
+        for rid in late_ids:
+            await self.job(partial(give_up, request_id=rid, now=now))
+        for rid in due_ids:
+            await self.job(partial(expire_offers, request_id=rid, settings=self.settings, now=now))
+        if wrap_up_over:
+            await self.job(lambda db: presence.sweep_wrap_up(db=db, settings=self.settings, now=now))
         for rid in callback_ids:
             await self.job(partial(ring_back, request_id=rid, settings=self.settings, now=now))
         for rid in queued_ids:
@@ -155,6 +158,8 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self.tick_seconds)
             woken = self._woken.is_set()
+            if woken:  # let a burst of wake-ups (calls ending together) share one round
+                await asyncio.sleep(WAKE_DEBOUNCE_SECONDS)
             self._woken.clear()
             sweep = woken or loop.time() - self._last_queue_sweep >= QUEUE_SWEEP_SECONDS
             if sweep:

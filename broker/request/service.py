@@ -38,11 +38,11 @@ class NoInterpreter(Invalid):
     code = "no_interpreter"
 
 
-async def registered_count(*, db: AsyncSession, language_code: str) -> int:
+async def anyone_registered(*, db: AsyncSession, language_code: str) -> bool:
     stmt = (select(InterpreterLanguage.interpreter_id)
             .join(User, User.id == InterpreterLanguage.interpreter_id)
-            .where(InterpreterLanguage.language_code == language_code, User.active.is_(True)))
-    return len((await db.execute(stmt)).all())
+            .where(InterpreterLanguage.language_code == language_code, User.active.is_(True)).limit(1))
+    return (await db.execute(stmt)).first() is not None
 
 
 async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, settings: Settings,
@@ -54,7 +54,7 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
     if office is None or not office.active:
         raise Invalid("Ihr Konto ist keiner aktiven Dienststelle zugeordnet. / "
                       "Your account belongs to no active office.", code="no_office")
-    if not await registered_count(db=db, language_code=language.code):
+    if not await anyone_registered(db=db, language_code=language.code):
         await ledger_service.record_no_interpreter(
             db=db, office=office, language_code=language.code, purpose=request_in.purpose,
             mode=RequestMode.ON_DEMAND, media=request_in.media, now=now)
@@ -121,9 +121,12 @@ def list_query(*, user: User, status: RequestStatus | None, mode: RequestMode | 
 
 
 async def _locked_visible(db: AsyncSession, user: User, request_id: int) -> InterpretingRequest:
-    await get_visible(db=db, user=user, request_id=request_id)
-    request = await dispatch.lock_request(db, request_id)
-    assert request is not None
+    """The request, if this user may see it, locked for the transaction (404 otherwise)."""
+    stmt = (visible_query(user).where(InterpretingRequest.id == request_id)
+            .with_for_update().execution_options(populate_existing=True))
+    request: InterpretingRequest | None = (await db.execute(stmt)).scalar_one_or_none()
+    if request is None:
+        raise NotFound(REQUEST_NOT_FOUND)
     return request
 
 
