@@ -58,6 +58,12 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        # Every transaction takes the write lock at BEGIN, so connections never run side by
+        # side anyway; one pooled connection makes waiters queue FIFO in asyncio instead of
+        # in SQLite's busy handler, which sleeps in growing steps (up to 100 ms) per retry.
+        if path is not None:
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(
             url, echo=settings.database_echo, connect_args={"timeout": 30}, **kwargs
         )

@@ -39,6 +39,9 @@ def token_from_request(request: Request) -> str | None:
 
 
 async def get_current_user(request: Request, db: SessionDep) -> User:
+    cached = getattr(request.state, "user", None)
+    if isinstance(cached, User):  # the role guard already looked it up for this request
+        return cached
     token = token_from_request(request)
     user = await auth_service.user_for_token(db=db, token=token) if token else None
     if user is None:
