@@ -1,9 +1,17 @@
 // The REST client: same-origin JSON with the session cookie; errors carry status and detail.
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.body = body; // the parsed response, e.g. a 422's per-field list in body.detail
+  }
+
+  /** The server's message for one body field of a 422 (`loc` ends with `field`), or null. */
+  fieldMessage(field) {
+    const items = this.body && Array.isArray(this.body.detail) ? this.body.detail : [];
+    const hit = items.find((d) => Array.isArray(d.loc) && d.loc[d.loc.length - 1] === field);
+    return hit ? hit.msg : null;
   }
 }
 
@@ -28,7 +36,7 @@ export async function api(path, { method = "GET", body, headers = {}, redirectOn
   if (text) {
     try { data = JSON.parse(text); } catch { data = text; }
   }
-  if (!response.ok) throw new ApiError(response.status, detailText(data && data.detail !== undefined ? data.detail : data));
+  if (!response.ok) throw new ApiError(response.status, detailText(data && data.detail !== undefined ? data.detail : data), data);
   return data;
 }
 

@@ -10,6 +10,8 @@ const NAV = [
   { href: "/interpreter.html", key: "nav.interpreter", roles: ["interpreter"] },
   { href: "/manager/", key: "nav.manager", roles: ["manager", "admin"] },
   { href: "/admin.html", key: "nav.admin", roles: ["admin"] },
+  { href: "/outbox.html", key: "nav.outbox", roles: ["admin"] },
+  { href: "/preferences.html", key: "nav.preferences", roles: ["caseworker", "interpreter", "manager", "admin"] },
 ];
 
 export const HOME = {
