@@ -47,6 +47,7 @@ async def test_on_demand_call_from_arabic_request_to_rating_and_ledger(
     await counter.page.get_by_role("heading", name="Wie war das Gespräch?").wait_for()
     await interpreter.page.get_by_role("heading", name="Nachbereitung").wait_for()
     assert await axe_check(counter.page, "counter-rating", artifacts_dir) == []
+    assert await axe_check(interpreter.page, "interpreter-wrapup", artifacts_dir) == []
     await counter.page.get_by_label("4").check()
     await counter.page.get_by_label("Ton").check()
     await counter.page.get_by_role("button", name="Bewertung senden").click()

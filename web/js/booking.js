@@ -2,10 +2,18 @@
 // by /api/bookings/proposals), then book the chosen slot (proposed interpreter or automatic).
 import { api } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
-import { fmtDateTime, languageName, t } from "./i18n.js";
+import { fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
 
 const DAY_HOURS = [8, 9, 10, 11, 12, 13, 14, 15]; // office hours, Europe/Berlin
 let ctx = null;
+// What is on screen, kept so that a language switch can draw it again in the other language.
+const view = { free: [], duration: 30, slot: null, status: null };
+
+/** Show a status whose text is built again on every language switch. */
+function say(text, kind = "") {
+  view.status = { text, kind };
+  showStatus($("#booking-status"), text(), kind);
+}
 
 /** A Date for `date` (YYYY-MM-DD) at `hour` Berlin local time (handles summer time). */
 function berlin(date, hour) {
@@ -25,7 +33,8 @@ async function findSlots(event) {
   const now = Date.now() + 15 * 60_000;
   const starts = DAY_HOURS.flatMap((h) => [berlin(date, h), new Date(berlin(date, h).getTime() + 30 * 60_000)])
     .filter((d) => d.getTime() > now);
-  showStatus($("#booking-status"), t("booking.searching"));
+  say(() => t("booking.searching"));
+  view.slot = null;
   $("#booking-proposals").replaceChildren();
   const results = await Promise.all(starts.map(async (start) => {
     const q = query({ language_code: body.language_code, purpose: body.purpose, start: start.toISOString(),
@@ -33,18 +42,24 @@ async function findSlots(event) {
     try { return { start, proposals: await api(`/api/bookings/proposals?${q}`) }; } catch { return { start, proposals: [] }; }
   }));
   const free = results.filter((r) => r.proposals.length > 0);
-  $("#booking-slots").replaceChildren(...free.map((r) => el("li", {},
-    el("button", { type: "button", class: "slot", "data-start": r.start.toISOString(), onclick: () => showProposals(r, duration) },
-      fmtDateTime(r.start, { timeStyle: "short" })))));
-  showStatus($("#booking-status"), free.length ? t("booking.slots_found", { count: free.length }) : t("booking.no_slots"));
+  Object.assign(view, { free, duration });
+  renderSlots();
+  say(() => (free.length ? t("booking.slots_found", { count: free.length }) : t("booking.no_slots")));
 }
 
-function showProposals(slot, duration) {
+function renderSlots() {
+  $("#booking-slots").replaceChildren(...view.free.map((r) => el("li", {},
+    el("button", { type: "button", class: "slot", "data-start": r.start.toISOString(), onclick: () => showProposals(r, view.duration) },
+      fmtDateTime(r.start, { timeStyle: "short" })))));
+}
+
+function showProposals(slot, duration, { chosen = "", focus = true } = {}) {
+  view.slot = slot;
   const name = "proposal";
   const items = [{ interpreter_id: "", display_name: t("booking.automatic") }, ...slot.proposals];
   const fieldset = el("fieldset", {}, el("legend", {}, t("booking.choose_interpreter", { time: fmtDateTime(slot.start) })),
     items.map((p, i) => el("label", { class: "check" },
-      el("input", { type: "radio", name, value: p.interpreter_id, checked: i === 0 || null }),
+      el("input", { type: "radio", name, value: p.interpreter_id, checked: (chosen ? String(p.interpreter_id) === chosen : i === 0) || null }),
       p.interpreter_id ? `${p.display_name} (${t(`qualification.${p.qualification}`)})` : p.display_name)));
   const submit = el("button", { type: "submit", class: "primary", id: "booking-submit" }, t("booking.submit"));
   const form = el("form", { id: "proposal-form" }, fieldset, submit);
@@ -56,20 +71,32 @@ function showProposals(slot, duration) {
     try {
       const booking = await api("/api/bookings", { method: "POST", body: {
         ...body, start: slot.start.toISOString(), duration_minutes: duration, interpreter_id: chosen ? Number(chosen) : null } });
-      showStatus($("#booking-status"), t("booking.done", { time: fmtDateTime(booking.start) }), "ok");
+      say(() => t("booking.done", { time: fmtDateTime(booking.start) }), "ok");
+      view.slot = null;
       $("#booking-proposals").replaceChildren();
       document.body.dataset.booking = String(booking.id);
     } catch (error) {
-      showStatus($("#booking-status"), t("error.with_detail", { detail: error.message }), "error");
+      say(() => t("error.with_detail", { detail: error.message }), "error");
     }
   });
   $("#booking-proposals").replaceChildren(form);
-  form.querySelector("input").focus();
+  if (focus) form.querySelector("input").focus();
 }
+
+function summary() { return t("booking.summary", { name: languageName(ctx.language) }); }
+
+onLocaleChange(() => {
+  if (!ctx) return;
+  $("#booking-summary").textContent = summary();
+  renderSlots();
+  const chosen = $("#proposal-form input:checked");
+  if (view.slot) showProposals(view.slot, view.duration, { chosen: chosen ? chosen.value : "", focus: false });
+  if (view.status) showStatus($("#booking-status"), view.status.text(), view.status.kind);
+});
 
 export function openBooking(options) {
   ctx = options;
-  $("#booking-summary").textContent = t("booking.summary", { name: languageName(options.language) });
+  $("#booking-summary").textContent = summary();
   const tomorrow = new Date(Date.now() + 86_400_000);
   if (!$("#booking-date").value) $("#booking-date").value = tomorrow.toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
   $("#booking-date").min = new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
@@ -77,6 +104,7 @@ export function openBooking(options) {
     $("#booking-form").addEventListener("submit", findSlots);
     $("#booking-form").dataset.wired = "1";
   }
+  Object.assign(view, { free: [], slot: null, status: null });
   $("#booking-slots").replaceChildren();
   $("#booking-proposals").replaceChildren();
   showStatus($("#booking-status"), "");
