@@ -64,7 +64,7 @@ async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningPar
     sections.append(
         ChartSection(
             id="languages",
-            title_key="report.section.languages",
+            title_key="manager.section.languages",
             columns=["language", *columns],
             rows=_table(by_language, Grouping.LANGUAGE, columns),
             figure=_figure(
@@ -79,7 +79,7 @@ async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningPar
     sections.append(
         ChartSection(
             id="fill_rate",
-            title_key="report.section.fill_rate",
+            title_key="manager.section.fill_rate",
             columns=["language", "fill_rate", "demand"],
             rows=_table(by_language, Grouping.LANGUAGE, ["fill_rate", "demand"]),
             figure=_figure(
@@ -95,7 +95,7 @@ async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningPar
     sections.append(
         ChartSection(
             id="trend",
-            title_key="report.section.trend",
+            title_key="manager.section.trend",
             columns=["month", *columns],
             rows=_table(by_month, Grouping.MONTH, columns),
             figure=_figure(
@@ -121,7 +121,7 @@ async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningPar
     sections.append(
         ChartSection(
             id="heatmap",
-            title_key="report.section.heatmap",
+            title_key="manager.section.heatmap",
             columns=["weekday_hour", "requests", "unmet"],
             rows=_table(by_hour, Grouping.WEEKDAY_HOUR, ["requests", "unmet"]),
             figure=_figure(
@@ -140,7 +140,7 @@ async def build(*, db: AsyncSession, filters: ReportFilters, params: PlanningPar
     sections.append(
         ChartSection(
             id="gaps",
-            title_key="report.section.gaps",
+            title_key="manager.section.gaps",
             columns=["text", "need", "have", "gap"],
             rows=[g.model_dump(include={"text", "need", "have", "gap", "language"}) for g in plan.gaps[:50]],
             figure=_figure(
