@@ -48,7 +48,7 @@ async def add_rows(sessionmaker: async_sessionmaker[AsyncSession], world: World)
 async def test_admin_sees_a_failed_delivery_retries_it_and_reads_the_mail(
     web: Web, world: World, sessionmaker: async_sessionmaker[AsyncSession], artifacts_dir: Path
 ) -> None:
-    """A rejected mail shows its error and attempts; after a retry the log-mode sender delivers it and its text can be read."""
+    """A rejected mail shows error and attempts; retried, the log-mode sender delivers it and its text is readable."""
     failed = await add_rows(sessionmaker, world)
     person = await web.person("admin")
     page = person.page

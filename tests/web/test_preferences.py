@@ -71,7 +71,7 @@ async def test_every_role_reaches_its_preferences_from_the_frame_navigation(
 async def test_choices_and_profile_survive_a_reload_and_an_opted_out_kind_writes_no_outbox_row(
     web: Web, world: World, sessionmaker: async_sessionmaker[AsyncSession], artifacts_dir: Path
 ) -> None:
-    """A switched-off kind stays off after reload and its event mails the other party only; a bad address shows the server's 422 next to the field."""
+    """An unticked kind stays off after reload and its event mails only the other party; a bad address shows the 422."""
     caseworker, interpreter = world.users["caseworker_a"], world.users["interpreter"]
     person = await web.person("caseworker_a")
     page = person.page
