@@ -126,6 +126,52 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
                                 cwd=tempfile.gettempdir(), start_new_session=True)
 
 
+class Http:
+    """A minimal keep-alive HTTP/1.1 client: the bench must not spend the CPU the server needs.
+
+    (httpx costs about a millisecond of CPU per call; 300 interpreters and 50 requests a second
+    on a small machine would then measure the client as much as the server.)
+    """
+
+    def __init__(self, port: int, size: int = 64) -> None:
+        self.port = port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.gate = asyncio.Semaphore(size)
+
+    async def call(self, method: str, path: str, token: str, body: dict[str, Any] | None = None
+                   ) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+        async with self.gate:
+            for attempt in range(2):
+                pooled = bool(self.idle) and attempt == 0
+                reader, writer = self.idle.pop() if pooled else await asyncio.open_connection("127.0.0.1", self.port)
+                try:
+                    writer.write(head + data)
+                    first = await reader.readline()
+                    if not first and pooled:  # the server closed an idle keep-alive connection: retry
+                        writer.close()
+                        continue
+                    status = int(first.split()[1])
+                    length = 0
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.partition(b":")
+                        if name.lower() == b"content-length":
+                            length = int(value)
+                    payload = await reader.readexactly(length) if length else b""
+                except BaseException:
+                    writer.close()
+                    raise
+                self.idle.append((reader, writer))
+                return status, json.loads(payload) if payload else {}
+        raise ConnectionError("no answer")
+
+    def close(self) -> None:
+        for _reader, writer in self.idle:
+            writer.close()
+
+
 @dataclass
 class Run:
     created_at: dict[int, float] = field(default_factory=dict)
@@ -138,30 +184,28 @@ class Run:
     calls: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-async def socket_for(http: httpx.AsyncClient, base_ws: str, token: str) -> ClientConnection:
-    ws_token = (await http.post("/api/rtc/ws-token", headers={"Authorization": f"Bearer {token}"})).json()["token"]
+async def socket_for(http: Http, base_ws: str, token: str) -> ClientConnection:
+    ws_token = (await http.call("POST", "/api/rtc/ws-token", token))[1]["token"]
     ws = await connect(f"{base_ws}/ws?token={ws_token}", compression=None, max_size=None)
     await ws.send(json.dumps({"type": "hello", "version": 1}))
     return ws
 
 
-async def interpreter(http: httpx.AsyncClient, ws: ClientConnection, token: str, run: Run) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-
+async def interpreter(http: Http, ws: ClientConnection, token: str, run: Run) -> None:
     async def take(offer: dict[str, Any]) -> None:
         rid = offer["request_id"]
         try:
             run.accept_sent[rid] = time.perf_counter()
-            response = await http.post(f"/api/offers/{offer['offer_id']}/accept", headers=headers)
-            if response.status_code != 200:
-                run.errors.append(f"accept {response.status_code}: {response.text[:80]}")
+            status, body = await http.call("POST", f"/api/offers/{offer['offer_id']}/accept", token)
+            if status != 200:
+                run.errors.append(f"accept {status}: {body.get('code')}")
                 return
             run.accepts_ok[rid] += 1
             await asyncio.sleep(HOLD_SECONDS)
-            ended = await http.post(f"/api/requests/{rid}/end", headers=headers)
-            if ended.status_code == 200:
+            status, _body = await http.call("POST", f"/api/requests/{rid}/end", token)
+            if status == 200:
                 run.ended.add(rid)
-        except httpx.HTTPError as exc:
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             run.errors.append(f"{type(exc).__name__} for request {rid}")
 
     async for raw in ws:
@@ -225,52 +269,51 @@ async def one_run(backend: str, url: str, rate: float, requests: int, workdir: P
     base, base_ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     run = Run()
     tasks: list[asyncio.Task[None]] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    http = Http(port)
     try:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                async with httpx.AsyncClient(base_url=base) as probe:
+                    if (await probe.get("/healthz")).status_code == 200:
                         break
-                await asyncio.sleep(0.1)
-            sockets_i = await asyncio.gather(*(socket_for(http, base_ws, t) for t in tokens_i))
-            sockets_c = await asyncio.gather(*(socket_for(http, base_ws, t) for t in tokens_c))
-            tasks += [asyncio.create_task(interpreter(http, ws, t, run))
-                      for ws, t in zip(sockets_i, tokens_i, strict=True)]
-            tasks += [asyncio.create_task(caseworker(ws, run)) for ws in sockets_c]
-            for _ in range(100):  # presence reaches the database through the hub's listener
-                tiers = (await http.get("/api/languages/tiers",
-                                        headers={"Authorization": f"Bearer {tokens_c[0]}"})).json()
-                if tiers and tiers[0]["interpreters_available"] >= INTERPRETERS:
-                    break
-                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)
+        sockets_i = await asyncio.gather(*(socket_for(http, base_ws, t) for t in tokens_i))
+        sockets_c = await asyncio.gather(*(socket_for(http, base_ws, t) for t in tokens_c))
+        tasks += [asyncio.create_task(interpreter(http, ws, t, run))
+                  for ws, t in zip(sockets_i, tokens_i, strict=True)]
+        tasks += [asyncio.create_task(caseworker(ws, run)) for ws in sockets_c]
+        for _ in range(100):  # presence reaches the database through the hub's listener
+            tiers = (await http.call("GET", "/api/languages/tiers", tokens_c[0]))[1]
+            if tiers and tiers[0]["interpreters_available"] >= INTERPRETERS:
+                break
+            await asyncio.sleep(0.1)
 
-            async def create(n: int) -> None:
-                token = tokens_c[n % CASEWORKERS]
-                sent = time.perf_counter()
-                response = await http.post("/api/requests", headers={"Authorization": f"Bearer {token}"},
-                                           json={"language_code": "ar", "purpose": "residence_permit"})
-                if response.status_code != 201:
-                    run.errors.append(f"create {response.status_code}: {response.text[:100]}")
-                    return
-                run.created_at[response.json()["id"]] = sent
+        async def create(n: int) -> None:
+            sent = time.perf_counter()
+            status, body = await http.call("POST", "/api/requests", tokens_c[n % CASEWORKERS],
+                                           {"language_code": "ar", "purpose": "residence_permit"})
+            if status != 201:
+                run.errors.append(f"create {status}: {body.get('code')}")
+                return
+            run.created_at[body["id"]] = sent
 
-            start = time.perf_counter()
-            creators = []
-            for n in range(requests):
-                delay = start + n / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                creators.append(asyncio.create_task(create(n)))
-            await asyncio.gather(*creators)
-            deadline = time.perf_counter() + DRAIN_SECONDS
-            while time.perf_counter() < deadline and len(run.ended) < len(run.created_at):
-                await asyncio.sleep(0.2)
-            for task in [*tasks, *run.calls]:
-                task.cancel()
-            await asyncio.gather(*tasks, *run.calls, return_exceptions=True)
-            await asyncio.gather(*(ws.close() for ws in [*sockets_i, *sockets_c]), return_exceptions=True)
+        start = time.perf_counter()
+        creators = []
+        for n in range(requests):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            creators.append(asyncio.create_task(create(n)))
+        await asyncio.gather(*creators)
+        deadline = time.perf_counter() + DRAIN_SECONDS
+        while time.perf_counter() < deadline and len(run.ended) < len(run.created_at):
+            await asyncio.sleep(0.2)
+        for task in [*tasks, *run.calls]:
+            task.cancel()
+        await asyncio.gather(*tasks, *run.calls, return_exceptions=True)
+        await asyncio.gather(*(ws.close() for ws in [*sockets_i, *sockets_c]), return_exceptions=True)
     finally:
+        http.close()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)
         try:
