@@ -88,28 +88,41 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
+def _admin_dsn(pg_url: str) -> str:
+    return make_url(pg_url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+async def _admin(pg_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn(pg_url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_database(pg_url: str) -> str:
+    """A fresh, migrated PostgreSQL database next to `pg_url`'s; returns its URL."""
+    name = f"vd_cluster_{secrets.token_hex(4)}"
+    asyncio.run(_admin(pg_url, f'CREATE DATABASE "{name}"'))
+    db_url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(Settings(_env_file=None, database_url=db_url))
+    return db_url
+
+
+def drop_database(db_url: str) -> None:
+    name = make_url(db_url).database
+    asyncio.run(_admin(db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def cluster_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, migrated, dropped afterwards."""
     require_or_skip(bool(PG_URL), "PostgreSQL (VD_TEST_DATABASE_URL_PG)")
-    url = make_url(PG_URL)
-    name = f"vd_cluster_{secrets.token_hex(4)}"
-    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    db_url = url.set(database=name).render_as_string(hide_password=False)
+    db_url = create_database(PG_URL)
     try:
-        upgrade(Settings(_env_file=None, database_url=db_url))
         yield db_url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(db_url)
 
 
 # --- in-process: two ClusterHubs behind two uvicorn servers -------------------------------
