@@ -24,11 +24,13 @@ SAFE_EXTRA = frozenset({
 })
 _SECRETS = re.compile(r"(?i)((?:token|secret|password|session|authorization)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+")
 _QUERY = re.compile(r"\?[^\s\"']*")
+# Client addresses are personal data (uvicorn logs them on WebSocket accept): keep none.
+_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9a-fA-F:]+\](?::\d+)?")
 
 
 def scrub(text: str) -> str:
-    """Remove query strings and `token=…`-style secrets from free text."""
-    return _SECRETS.sub(r"\1[redacted]", _QUERY.sub("", text))
+    """Remove query strings, `token=…`-style secrets and IP addresses from free text."""
+    return _ADDRESS.sub("[addr]", _SECRETS.sub(r"\1[redacted]", _QUERY.sub("", text)))
 
 
 class JsonFormatter(logging.Formatter):

@@ -28,6 +28,7 @@ def test_tokens_and_query_strings_are_scrubbed() -> None:
     assert "abc123" not in scrub("GET /ws?token=abc123 failed")
     assert "hunter2" not in scrub("login failed password=hunter2 for id 4")
     assert "secret-value" not in scrub('config {"secret": "secret-value"}')
+    assert "10.1.2.3" not in scrub('10.1.2.3:40014 - "WebSocket /ws" [accepted]')
 
 
 def test_uvicorn_access_log_has_no_client_address_or_query() -> None:
