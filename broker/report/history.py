@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.enums import InterpreterStatus, LedgerOutcome, Media, OfficeKind, RequestMode
 from broker.interpreter.models import InterpreterLanguage, PresenceInterval
 from broker.language.models import Language, Purpose
-from broker.ledger.models import LedgerEntry
+from broker.ledger.models import LedgerEntry, local_keys
 from broker.office.models import Office
 from broker.report.timekeys import LOCAL_TZ
 
@@ -157,6 +157,7 @@ def _row(
 ) -> dict[str, Any]:
     booked = not night and rng.random() < 0.3
     interpreters = dims.interpreters.get(language, [])
+    local_month, local_how = local_keys(at)
     row: dict[str, Any] = {
         "request_id": None,
         "office_id": office[0],
@@ -167,6 +168,8 @@ def _row(
         "mode": RequestMode.BOOKED if booked else RequestMode.ON_DEMAND,
         "media": Media.AUDIO if rng.random() < 0.1 else Media.VIDEO,
         "requested_at": at,
+        "local_month": local_month,
+        "local_how": local_how,
         "first_offered_at": None,
         "accepted_at": None,
         "connected_at": None,

@@ -4,21 +4,22 @@ The ledger stores UTC; managers think in Thuringian local time ("Monday 9–11")
 converts with `AT TIME ZONE`. SQLite has no time zones, so the UTC offset (+1 h or +2 h) is a
 CASE over the DST transitions of the years in question, nested as a balanced binary tree:
 about log2(2·years) text comparisons per row instead of a Python callback per row (which is
-several times slower on a million rows).
+several times slower on a million rows). Reports read month and hour of the week from the
+columns stored with each ledger row (`local_month`, `local_how`); the SQL forms here serve ISO
+weeks and any query over instants other than `requested_at`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, case, cast, extract, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
+from broker.ledger.models import LOCAL_TZ
 from broker.report.schemas import Grouping
 
-LOCAL_TZ = ZoneInfo("Europe/Berlin")
 WEEKDAYS_DE = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

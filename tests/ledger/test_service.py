@@ -20,6 +20,7 @@ ALLOWED_COLUMNS = {
     "id", "request_id", "office_id", "office_kind", "district_ags", "language_code", "purpose", "mode",
     "media", "requested_at", "first_offered_at", "accepted_at", "connected_at", "ended_at", "wait_seconds",
     "talk_seconds", "outcome", "offers_made", "interpreter_id", "rating", "problems", "late_cancellation",
+    "local_month", "local_how",  # requested_at in local time, for reports
 }
 
 

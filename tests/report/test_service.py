@@ -194,9 +194,9 @@ async def test_pay_per_interpreter_and_month(db: AsyncSession, ledger: Ledger) -
 
 
 def test_percentile_interpolates_like_percentile_cont() -> None:
-    """Median and p90 interpolate between neighbouring ranks of the histogram."""
-    assert service.percentile({10: 1, 20: 1, 40: 1, 60: 1}, 0.5) == 30.0
-    assert service.percentile({10: 1, 20: 1, 40: 1, 60: 1}, 0.9) == 54.0
-    assert service.percentile({5: 3}, 0.9) == 5.0
-    assert service.percentile({1: 1, 2: 8, 100: 1}, 0.5) == 2.0
-    assert service.percentile({}, 0.5) is None
+    """Median and p90 interpolate between neighbouring ranks of the sorted waits."""
+    assert service.percentile_sorted([10, 20, 40, 60], 0.5) == 30.0
+    assert service.percentile_sorted([10, 20, 40, 60], 0.9) == 54.0
+    assert service.percentile_sorted([5, 5, 5], 0.9) == 5.0
+    assert service.percentile_sorted([1, *[2] * 8, 100], 0.5) == 2.0
+    assert service.percentile_sorted([], 0.5) is None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:33:33.507053
+Create Date: 2026-11-24 14:00:48.564087
 """
 from collections.abc import Sequence
 
@@ -61,6 +61,8 @@ def upgrade() -> None:
     sa.Column('mode', sa.Enum('on_demand', 'booked', name='ledger_mode', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('media', sa.Enum('video', 'audio', name='ledger_media', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('requested_at', broker.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('local_month', sa.String(length=7), nullable=False),
+    sa.Column('local_how', sa.SmallInteger(), nullable=False),
     sa.Column('first_offered_at', broker.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('accepted_at', broker.database.UTCDateTime(timezone=True), nullable=True),
     sa.Column('connected_at', broker.database.UTCDateTime(timezone=True), nullable=True),
