@@ -174,7 +174,8 @@ def _add_retention_job(database_url: str, seconds: float) -> None:
                               timezone="UTC")
     aps.start(paused=True)
     aps.add_job("broker.retention.scheduled:run_retention", trigger="date", id="retention-daily",
-                run_date=utcnow() + timedelta(seconds=seconds), replace_existing=True)
+                run_date=utcnow() + timedelta(seconds=seconds), replace_existing=True,
+                misfire_grace_time=None, coalesce=True)  # as the app's scheduler adds jobs
     aps.shutdown(wait=False)
 
 
