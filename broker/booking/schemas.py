@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from broker.enums import Gender, Media, Qualification, QualificationWish, RequestStatus
 from broker.language.schemas import LANGUAGE_CODE
-from broker.params import MAX_ID
+from broker.params import MAX_ID, IsoDateTime
 
 
 class BookingCreate(BaseModel):
@@ -16,7 +16,7 @@ class BookingCreate(BaseModel):
 
     language_code: str = Field(pattern=LANGUAGE_CODE, max_length=16)
     purpose: str = Field(min_length=1, max_length=40)
-    start: AwareDatetime
+    start: IsoDateTime
     duration_minutes: int = Field(ge=5, le=24 * 60, description="At most the configured maximum (240)")
     media: Media = Media.VIDEO
     wish_gender: Gender | None = None

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
 
 from broker.auth.deps import CurrentUser, SessionDep, allow, public
 from broker.booking import calendar as calendar_service
@@ -13,7 +12,7 @@ from broker.booking.schemas import BookingCreate, BookingRead, CalendarLinkRead,
 from broker.enums import Gender, Media, QualificationWish, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.language.schemas import LANGUAGE_CODE
-from broker.params import IdPath, Page, PageParams, page_params, paginate
+from broker.params import IdPath, IsoDateTime, Page, PageParams, page_params, paginate
 from broker.request.deps import LiveDep
 from broker.request.models import InterpretingRequest
 
@@ -32,7 +31,7 @@ async def list_proposals(
     db: SessionDep, live: LiveDep,
     language_code: Annotated[str, Query(pattern=LANGUAGE_CODE, max_length=16)],
     purpose: Annotated[str, Query(min_length=1, max_length=40)],
-    start: AwareDatetime,
+    start: IsoDateTime,
     duration_minutes: Annotated[int, Query(ge=5, le=24 * 60)],
     media: Media = Media.VIDEO,
     wish_gender: Gender | None = None,
@@ -62,8 +61,8 @@ async def create_booking(booking_in: BookingCreate, db: SessionDep, current: Cur
 @router.get("", response_model=Page[BookingRead], dependencies=[Depends(EVERYONE)])
 async def list_bookings(
     db: SessionDep, current: CurrentUser, page: Annotated[PageParams, Depends(page_params)],
-    status: RequestStatus | None = None, start_from: AwareDatetime | None = None,
-    start_to: AwareDatetime | None = None,
+    status: RequestStatus | None = None, start_from: IsoDateTime | None = None,
+    start_to: IsoDateTime | None = None,
 ) -> Page[BookingRead]:
     """List the bookings this user may see (own office, own assignments, or all)."""
     stmt = booking_service.list_query(user=current, status=status, start_from=start_from, start_to=start_to)

@@ -19,8 +19,8 @@ async def test_admin_creates_office_user_and_language_with_audit(
 ) -> None:
     """An admin creates an office, a caseworker in it and a CLDR language; each is audited."""
     admin = world.auth("admin")
-    office = await client.post("/api/offices", headers=admin,
-                               json={"name": "Sozialamt Erfurt", "kind": "social_welfare_office", "district_ags": "16051"})
+    office_in = {"name": "Sozialamt Erfurt", "kind": "social_welfare_office", "district_ags": "16051"}
+    office = await client.post("/api/offices", headers=admin, json=office_in)
     assert office.status_code == 201, office.text
     user = await client.post("/api/users", headers=admin, json={
         "username": "sb-sozialamt-1", "display_name": "SB 1", "role": "caseworker",
