@@ -16,7 +16,7 @@ from statistics import median
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.enums import InterpreterStatus, RequestMode
+from broker.enums import InterpreterStatus, RequestMode, RequestStatus
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language.models import Language
 from broker.request.dispatch import WAITING
@@ -120,14 +120,19 @@ async def read(*, db: AsyncSession, request: InterpretingRequest, now: datetime)
     out = RequestRead.model_validate(request)
     if request.status not in WAITING:
         return out
+    typical = (await typical_waits(db=db, now=now, language_code=request.language_code)).get(
+        request.language_code)
+    waited = (now - request.created_at).total_seconds()
+    if request.status is RequestStatus.OFFERED:
+        # Being offered right now: next in line; the typical wait minus the time already waited.
+        out.queue_position = 1
+        out.estimated_wait_seconds = None if typical is None else max(0, round(typical - waited))
+        return out
     position = await queue_position(db=db, request=request)
     _registered, online, _available = (await _interpreter_counts(db, request.language_code)).get(
         request.language_code, (0, 0, 0))
-    typical = (await typical_waits(db=db, now=now, language_code=request.language_code)).get(
-        request.language_code)
     estimate = None
     if online and typical is not None:
-        waited = (now - request.created_at).total_seconds()
         estimate = max(0, round(typical * math.ceil(position / online) - waited))
     out.queue_position, out.estimated_wait_seconds = position, estimate
     return out

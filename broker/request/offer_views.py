@@ -9,7 +9,7 @@ from broker.auth.deps import CurrentUser, SessionDep, allow
 from broker.call import service as call_service
 from broker.database import utcnow
 from broker.enums import Role
-from broker.errors import COMMON_RESPONSES, ErrorRead
+from broker.errors import COMMON_RESPONSES
 from broker.params import IdPath
 from broker.request import idempotency, offers
 from broker.request.deps import LiveDep
@@ -17,7 +17,7 @@ from broker.request.realtime import join_event
 from broker.request.schemas import AcceptRead, JoinRead, OfferRead, RequestRead
 
 router = APIRouter(prefix="/api/offers", tags=["offers"],
-                   responses={**COMMON_RESPONSES, 422: {"model": ErrorRead, "description": "Invalid input"}})
+                   responses=COMMON_RESPONSES)
 INTERPRETER = allow(Role.INTERPRETER)
 
 

@@ -12,7 +12,7 @@ from broker.call import service as call_service
 from broker.call.models import Call
 from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus, Role
-from broker.errors import COMMON_RESPONSES, Conflict, ErrorRead
+from broker.errors import COMMON_RESPONSES, Conflict
 from broker.params import IdPath, Page, PageParams, page_params, paginate
 from broker.request import estimate, idempotency
 from broker.request import service as request_service
@@ -21,7 +21,7 @@ from broker.request.realtime import join_event
 from broker.request.schemas import GuestLinkRead, JoinRead, LanguageTierRead, RatingIn, RequestCreate, RequestRead
 
 router = APIRouter(prefix="/api/requests", tags=["requests"],
-                   responses={**COMMON_RESPONSES, 422: {"model": ErrorRead, "description": "Invalid input"}})
+                   responses=COMMON_RESPONSES)
 tiers_router = APIRouter(prefix="/api/languages", tags=["languages"], responses=COMMON_RESPONSES)
 CASEWORKER = allow(Role.CASEWORKER)
 READERS = allow(Role.CASEWORKER, Role.INTERPRETER, Role.ADMIN, Role.MANAGER)
