@@ -71,19 +71,21 @@ async def test_aiortc_call_across_instances(redis_server: RedisServer) -> None:
                               ice_servers=[])
         interpreter = b.participant("call-x", "interpreter", 2, ice_servers=[])
         try:
-            await counter.start()
-            joined = await interpreter.start()
-            assert [p.role for p in joined.peers] == ["counter"]
-            counter_peer = joined.peers[0].peer_id
-            await interpreter.wait_connected(counter_peer, timeout=15)
-            await interpreter.wait_frames(counter_peer, audio=5, video=5, timeout=15)
-            assert joined.peer_id in counter.pcs
-            await counter.wait_frames(joined.peer_id, audio=5, video=5, timeout=15)
-            seat = a.hub._rooms["call-x"].seats[joined.peer_id]
-            assert seat.conn_id == REMOTE, "A sees the interpreter's seat as held elsewhere"
+            async with asyncio.timeout(60):  # fail fast instead of hanging the suite
+                await counter.start()
+                joined = await interpreter.start()
+                assert [p.role for p in joined.peers] == ["counter"]
+                counter_peer = joined.peers[0].peer_id
+                await interpreter.wait_connected(counter_peer, timeout=15)
+                await interpreter.wait_frames(counter_peer, audio=5, video=5, timeout=15)
+                assert joined.peer_id in counter.pcs
+                await counter.wait_frames(joined.peer_id, audio=5, video=5, timeout=15)
+                seat = a.hub._rooms["call-x"].seats[joined.peer_id]
+                assert seat.conn_id == REMOTE, "A sees the interpreter's seat as held elsewhere"
         finally:
-            await counter.close()
-            await interpreter.close()
+            async with asyncio.timeout(15):
+                await counter.close()
+                await interpreter.close()
 
 
 async def test_room_closed_on_one_instance_closes_everywhere(redis_server: RedisServer) -> None:
