@@ -87,7 +87,8 @@ class Participant:
         """Lose the socket and all media without saying goodbye (a crashed tab, a dead line)."""
         if self._reader is not None:
             self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            # aiortc may be mid-negotiation and slow to notice the cancel; never hang on it.
+            await asyncio.wait({self._reader}, timeout=2)
         if self.ws is not None:
             await self.ws.close()
         await self._close_pcs()
