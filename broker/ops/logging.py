@@ -55,9 +55,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class ScrubFilter(logging.Filter):
+    """Keeps plain-text logs as private as the JSON ones: no client address, no query, no token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
+            _, method, path, version, status = record.args
+            record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+        else:
+            record.msg, record.args = scrub(record.getMessage()), None
+        return True
+
+
+def _install_scrub_filter() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScrubFilter) for f in logger.filters):
+            logger.addFilter(ScrubFilter())
+
+
 def configure(settings: OpsSettings | None = None) -> None:
-    """Switch the root logger and uvicorn's loggers to JSON when `VD_LOG_FORMAT=json`."""
+    """Switch the root logger and uvicorn's loggers to JSON when `VD_LOG_FORMAT=json`; scrub either way."""
     settings = settings or OpsSettings()
+    _install_scrub_filter()
     if settings.log_format is not LogFormat.JSON:
         return
     handler = logging.StreamHandler()

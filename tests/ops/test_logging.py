@@ -38,3 +38,17 @@ def test_uvicorn_access_log_has_no_client_address_or_query() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry == {**entry, "http_method": "GET", "http_path": "/ws", "http_status": 101}
     assert "192.0.2.7" not in json.dumps(entry) and "sekret" not in json.dumps(entry)
+
+
+def test_plain_text_access_log_is_scrubbed_too() -> None:
+    """Without JSON logs, uvicorn's access line still loses the client address and ?token=."""
+    from broker.ops.logging import ScrubFilter
+
+    record = _record("uvicorn.access", '%s - "%s %s HTTP/%s" %d',
+                     ("192.0.2.7:5555", "GET", "/ws?token=sekret", "1.1", 101))
+    assert ScrubFilter().filter(record)
+    line = record.getMessage()
+    assert "/ws" in line and "sekret" not in line and "192.0.2.7" not in line
+    error = _record("uvicorn.error", "%s - connection from %s token=%s", ("x", "10.0.0.9:1", "abc"))
+    ScrubFilter().filter(error)
+    assert "10.0.0.9" not in error.getMessage() and "abc" not in error.getMessage()
