@@ -19,6 +19,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class DispatchStrategy(StrEnum):
     SEQUENTIAL = "sequential"
     RING = "ring"
@@ -92,6 +97,14 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_sender: str = "Videodolmetschen <noreply@videodolmetschen.invalid>"
+
+    # Operations: bearer token for /metrics (empty: loopback clients only), log format, and
+    # how long SIGTERM reports `draining` on /healthz before stopping, so the proxy's health
+    # check moves new traffic to the other instance first.
+    metrics_token: str = ""
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+    drain_seconds: float = Field(default=5.0, ge=0, le=300)
     outbox_sender_enabled: bool = True
 
     @model_validator(mode="before")

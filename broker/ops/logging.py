@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from broker.ops.settings import LogFormat, OpsSettings
+from broker.config import LogFormat, Settings, get_settings
 
 # Extra fields a log call may pass (`log.info("...", extra={"request_id": 7})`); anything
 # else is dropped, so a careless `extra={"user": user}` cannot leak a display name.
@@ -74,9 +74,9 @@ def _install_scrub_filter() -> None:
             logger.addFilter(ScrubFilter())
 
 
-def configure(settings: OpsSettings | None = None) -> None:
+def configure(settings: Settings | None = None) -> None:
     """Switch the root logger and uvicorn's loggers to JSON when `VD_LOG_FORMAT=json`; scrub either way."""
-    settings = settings or OpsSettings()
+    settings = settings or get_settings()
     _install_scrub_filter()
     if settings.log_format is not LogFormat.JSON:
         return

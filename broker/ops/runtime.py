@@ -8,25 +8,25 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from broker.config import Settings
 from broker.ops import logging as ops_logging
 from broker.ops.drain import Drain, DrainMiddleware, install_sigterm
 from broker.ops.metrics import AppMetrics
-from broker.ops.settings import OpsSettings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Ops:
-    settings: OpsSettings
+    settings: Settings
     drain: Drain = field(default_factory=Drain)
     metrics: AppMetrics = field(default_factory=AppMetrics)
     undo_signal: Callable[[], None] = lambda: None
 
 
-def install(app: FastAPI, settings: OpsSettings | None = None) -> Ops:
+def install(app: FastAPI, settings: Settings | None = None) -> Ops:
     """At app creation: the drain middleware and a per-app metrics registry (`app.state.ops`)."""
-    ops = Ops(settings=settings or OpsSettings())
+    ops = Ops(settings=settings or app.state.settings)
     app.state.ops = ops
     app.add_middleware(DrainMiddleware, drain=ops.drain)
     return ops

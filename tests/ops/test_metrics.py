@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.app import create_app
 from broker.config import Settings
 from broker.interpreter.models import InterpreterProfile
-from broker.ops.settings import OpsSettings
 from tests.conftest import World
 
 
@@ -64,7 +63,7 @@ async def test_metrics_refuse_remote_clients_without_token(remote_client: httpx.
 async def test_metrics_token_is_required_when_set(app: FastAPI, remote_client: httpx.AsyncClient,
                                                   client: httpx.AsyncClient) -> None:
     """With a token set, every client (loopback too) must send it as a bearer token."""
-    app.state.ops.settings = OpsSettings(metrics_token="scrape-secret")
+    app.state.ops.settings = app.state.settings.model_copy(update={"metrics_token": "scrape-secret"})
     assert (await client.get("/metrics")).status_code == 401
     wrong = await remote_client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
