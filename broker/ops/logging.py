@@ -62,6 +62,8 @@ class ScrubFilter(logging.Filter):
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
             _, method, path, version, status = record.args
             record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+        elif str(record.msg).startswith("Uvicorn running on"):
+            pass  # our own listening address, not a client's: operators need to see it
         else:
             record.msg, record.args = scrub(record.getMessage()), None
         return True
