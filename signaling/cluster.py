@@ -274,10 +274,11 @@ class ClusterHub(Hub):
         if op == "seat":
             self._apply_seat(room, msg["s"])
 
-    async def _on_instance_dead(self, instance: str) -> None:
+    async def _on_instance_dead(self, instance: str, claimed: set[int]) -> None:
         for user_id, instances in list(self._remote_online.items()):
             if instance in instances:
                 await self.deliver_presence(instance, user_id, False)
+        await self.adopt_presence(claimed)  # empty unless this instance won the claim
         for room in list(self._rooms.values()):
             for seat in list(room.seats.values()):
                 if seat.conn_id == REMOTE and self._owners.get((room.room_id, seat.peer_id)) == instance:

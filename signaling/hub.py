@@ -71,6 +71,9 @@ class Hub:
         self._by_user: dict[int, set[Connection]] = {}
         self._rooms: dict[str, Room] = {}
         self._remote_online: dict[int, set[str]] = {}
+        # Users whose offline we published and whose fate is decided when the message comes back
+        # in bus order (monotonic deadline: decide anyway if the bus never brings it back).
+        self._leaving: dict[int, float] = {}
         self._listeners: list[PresenceListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -168,7 +171,9 @@ class Hub:
         if principal is not None:
             self._by_user.setdefault(principal.user_id, set()).add(conn)
             if self.presence.connect(principal.user_id, conn.id):
-                await self._presence_changed(principal.user_id, True)
+                self._leaving.pop(principal.user_id, None)
+                await self.backplane.publish_presence(self.instance_id, principal.user_id, True)
+                self._fire(principal.user_id, True)
         return conn
 
     async def unregister(self, conn: Connection) -> None:
@@ -264,6 +269,11 @@ class Hub:
 
     async def deliver_presence(self, instance_id: str, user_id: int, online: bool) -> None:
         if instance_id == self.instance_id:
+            # Our own "offline" came back. Every instance sees the bus in one order, so of several
+            # instances where the user's last socket closed exactly one finds nobody else holding
+            # the user at this point: that one reports offline, the others stay silent.
+            if not online and self._leaving.pop(user_id, None) is not None:
+                self._decide_offline(user_id)
             return
         instances = self._remote_online.setdefault(user_id, set())
         if online:
@@ -275,10 +285,26 @@ class Hub:
 
     # --- internals ------------------------------------------------------------------------
 
-    async def _presence_changed(self, user_id: int, online: bool) -> None:
-        await self.backplane.publish_presence(self.instance_id, user_id, online)
+    async def adopt_presence(self, user_ids: set[int]) -> None:
+        """Users of a dead instance, claimed by this one: online here for one grace period more;
+        then offline (reported by us) unless they reconnected somewhere meanwhile."""
+        now = time.time()
+        for user_id in user_ids:
+            if self.presence.adopt(user_id, now):
+                self._leaving.pop(user_id, None)
+                await self.backplane.publish_presence(self.instance_id, user_id, True)
+
+    def _fire(self, user_id: int, online: bool) -> None:
         for listener in self._listeners:
             self._spawn(listener(user_id, online))
+
+    def _decide_offline(self, user_id: int) -> None:
+        if not self.is_online(user_id):  # neither back here nor online on another instance
+            self._fire(user_id, False)
+
+    async def _presence_ended(self, user_id: int, mono: float) -> None:
+        self._leaving[user_id] = mono + 5.0
+        await self.backplane.publish_presence(self.instance_id, user_id, False)
 
     async def _drop_seat(self, conn: Connection) -> None:
         room = self._rooms.get(conn.room_id) if conn.room_id else None
@@ -313,7 +339,10 @@ class Hub:
 
     async def _tick(self, now: float, mono: float) -> None:
         for user_id in self.presence.expire(now):
-            await self._presence_changed(user_id, False)
+            await self._presence_ended(user_id, mono)
+        for user_id in [u for u, deadline in self._leaving.items() if deadline <= mono]:
+            del self._leaving[user_id]  # the bus lost our message (Redis away): decide on what we know
+            self._decide_offline(user_id)
         for room in list(self._rooms.values()):
             if now >= room.expires_at:
                 self.close_room(room.room_id, "expired")

@@ -29,6 +29,15 @@ class Presence:
             del self._sockets[user_id]
             self._offline_at[user_id] = now + self.grace
 
+    def adopt(self, user_id: int, now: float) -> bool:
+        """Take over a user whose sockets were on an instance that died: a fresh grace period from
+        `now`, as if their last socket had just closed here. True when this makes them online here."""
+        if user_id in self._sockets:
+            return False
+        was_online = user_id in self._offline_at
+        self._offline_at[user_id] = max(self._offline_at.get(user_id, now), now + self.grace)
+        return not was_online
+
     def expire(self, now: float) -> list[int]:
         """Users whose grace period has passed; they are offline from now on."""
         gone = [user for user, deadline in self._offline_at.items() if deadline <= now]

@@ -48,7 +48,7 @@ class RedisBackplane:
         self.connected = asyncio.Event()
         # Set by the cluster hub: room-directory messages, a peer instance died, we reconnected.
         self.on_room_message: Handler | None = None
-        self.on_instance_dead: Callable[[str], Awaitable[None]] | None = None
+        self.on_instance_dead: Callable[[str, set[int]], Awaitable[None]] | None = None
         self.on_reconnect: Callable[[], Awaitable[None]] | None = None
         self.known_instances: set[str] = set()
         self._receiver: BackplaneReceiver | None = None
@@ -88,8 +88,10 @@ class RedisBackplane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._redis is not None:
+            # The presence set stays (for a while): a surviving instance claims our users as it
+            # would a crashed instance's, so their offline is reported one grace period later.
             with contextlib.suppress(RedisError, OSError):
-                await self.redis.delete(self.key("presence", self.instance_id))
+                await self.redis.expire(self.key("presence", self.instance_id), 3600)
             await self._redis.aclose()
             self._redis = None
 
@@ -108,16 +110,20 @@ class RedisBackplane:
                 await self.redis.srem(key, str(user_id))
         except (RedisError, OSError):
             log.warning("presence store update failed", extra={"user_id": user_id})
-        await self.publish({"k": "o", "i": instance_id, "u": user_id, "on": online})
+        if not await self.publish({"k": "o", "i": instance_id, "u": user_id, "on": online}) and self._receiver:
+            # Redis is away: the hub still needs its own message back to decide about offline.
+            await self._receiver.deliver_presence(instance_id, user_id, online)
 
     # --- helpers for the cluster hub ------------------------------------------------------
 
-    async def publish(self, envelope: dict[str, Any]) -> None:
+    async def publish(self, envelope: dict[str, Any]) -> bool:
         envelope["from"] = self.instance_id
         try:
             await self.redis.publish(self.channel, json.dumps(envelope, separators=(",", ":")))
+            return True
         except (RedisError, OSError):
             log.warning("Redis publish failed; frame dropped", extra={"instance_id": self.instance_id})
+            return False
 
     async def live_instances(self) -> set[str]:
         """Instances whose subscriber connection Redis currently holds."""
@@ -208,18 +214,26 @@ class RedisBackplane:
                 await self.forget_instance(instance)
 
     async def forget_instance(self, instance: str) -> None:
-        """A peer instance died: its sockets are gone, so are its users' presence and seats."""
+        """A peer instance died: its sockets are gone, so are its users' presence and seats.
+
+        Its presence set is read and deleted in one MULTI/EXEC, so of all survivors exactly one
+        gets the users (the claim); that one carries their grace period and reports them offline.
+        """
         self.known_instances.discard(instance)
         log.warning("instance %s is gone; freeing its seats and presence", instance,
                     extra={"instance_id": instance})
+        claimed: set[int] = set()
         with contextlib.suppress(RedisError, OSError):
-            users = await self.redis.smembers(self.key("presence", instance))
-            await self.redis.delete(self.key("presence", instance))
-            if self._receiver is not None:
-                for user_id in users:
-                    await self._receiver.deliver_presence(instance, int(user_id), False)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.smembers(self.key("presence", instance))
+            pipe.delete(self.key("presence", instance))
+            members, _ = await pipe.execute()
+            claimed = {int(user_id) for user_id in members}
+        if self._receiver is not None:
+            for user_id in claimed:
+                await self._receiver.deliver_presence(instance, user_id, False)
         if self.on_instance_dead is not None:
             try:
-                await self.on_instance_dead(instance)
+                await self.on_instance_dead(instance, claimed)
             except Exception:
                 log.exception("freeing a dead instance's seats failed")

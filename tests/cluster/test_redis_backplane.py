@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -13,6 +21,7 @@ from tests.cluster.conftest import RedisServer, cluster_server
 from tests.signaling.conftest import Client
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _until(predicate: object, timeout: float = 5.0) -> None:
@@ -150,3 +159,107 @@ async def test_redis_restart_reconnects_and_relays_again(redis_server: RedisServ
         assert (await _next_event(counter))["event"] == {"type": "status", "n": 1}
         await counter.close()
         await interpreter.close()
+
+
+# --- presence across instances: listeners fire once, on a survivor, for a dead instance's users ---
+
+Calls = list[tuple[str, int, bool, float]]
+
+
+def _record(calls: Calls, name: str) -> Callable[[int, bool], Awaitable[None]]:
+    async def listener(user_id: int, online: bool) -> None:
+        calls.append((name, user_id, online, time.monotonic()))
+
+    return listener
+
+
+def _offline(calls: Calls, user_id: int) -> list[tuple[str, int, bool, float]]:
+    return [c for c in calls if c[1] == user_id and not c[2]]
+
+
+async def serve_forever(redis_url: str) -> None:
+    """The child of `_spawn_instance`: one cluster hub that prints its port, then runs until killed."""
+    async with cluster_server(redis_url) as srv:
+        print("PORT", srv.port, flush=True)
+        await asyncio.Future()
+
+
+@contextmanager
+def _spawn_instance(redis_url: str) -> Iterator[tuple[subprocess.Popen[str], Any]]:
+    """A cluster hub in a child process (so it can be SIGKILLed); yields it and a `Client.open` target."""
+    code = ("import asyncio, sys\nfrom tests.cluster.test_redis_backplane import serve_forever\n"
+            "asyncio.run(serve_forever(sys.argv[1]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, redis_url], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        assert line and line[0] == "PORT", f"child did not start: {line}"
+        yield proc, SimpleNamespace(ws_url=f"ws://127.0.0.1:{line[1]}/ws")
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+async def test_users_of_a_killed_instance_go_offline_once_after_grace(redis_server: RedisServer) -> None:
+    """After SIGKILL of an instance, exactly one survivor reports each of its users offline, one grace later."""
+    calls: Calls = []
+    grace = 1.0
+    async with cluster_server(redis_server.url, presence_grace_seconds=grace) as b, \
+            cluster_server(redis_server.url, presence_grace_seconds=grace) as c:
+        b.hub.add_presence_listener(_record(calls, "b"))
+        c.hub.add_presence_listener(_record(calls, "c"))
+        with _spawn_instance(redis_server.url) as (proc, a):
+            clients = [await Client.open(a, user=u) for u in (31, 32)]
+            await _until(lambda: all(s.hub.is_online(u) for s in (b, c) for u in (31, 32)))
+            proc.kill()
+            proc.wait(10)
+            killed = time.monotonic()
+            await _until(lambda: _offline(calls, 31) and _offline(calls, 32), timeout=grace + 5)
+            await asyncio.sleep(grace)  # room for a second (wrong) report
+        for user in (31, 32):
+            reports = _offline(calls, user)
+            assert len(reports) == 1, reports
+            assert reports[0][3] - killed >= grace * 0.9, "offline only after the grace period"
+            assert not b.hub.is_online(user) and not c.hub.is_online(user)
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+async def test_user_who_reconnects_to_a_survivor_within_grace_is_never_offline(redis_server: RedisServer) -> None:
+    """A user whose instance was killed and who reconnects to a survivor within grace stays online everywhere."""
+    calls: Calls = []
+    grace = 1.5
+    async with cluster_server(redis_server.url, presence_grace_seconds=grace) as b, \
+            cluster_server(redis_server.url, presence_grace_seconds=grace) as c:
+        b.hub.add_presence_listener(_record(calls, "b"))
+        c.hub.add_presence_listener(_record(calls, "c"))
+        with _spawn_instance(redis_server.url) as (proc, a):
+            await Client.open(a, user=33)
+            await _until(lambda: b.hub.is_online(33) and c.hub.is_online(33))
+            proc.kill()
+            proc.wait(10)
+            await asyncio.sleep(0.3)
+            again = await Client.open(b, user=33)
+            await asyncio.sleep(2 * grace + 1)
+        assert _offline(calls, 33) == []
+        assert b.hub.is_online(33) and c.hub.is_online(33)
+        await again.close()
+
+
+async def test_disconnect_on_one_instance_is_not_offline_while_online_on_another(redis_server: RedisServer) -> None:
+    """A user's socket closing on A reports nothing while they are online on B; closing on B reports once."""
+    calls: Calls = []
+    async with cluster_server(redis_server.url) as a, cluster_server(redis_server.url) as b:
+        a.hub.add_presence_listener(_record(calls, "a"))
+        b.hub.add_presence_listener(_record(calls, "b"))
+        on_a, on_b = await Client.open(a, user=34), await Client.open(b, user=34)
+        await _until(lambda: a.hub._remote_online.get(34) and b.hub._remote_online.get(34))
+        await on_a.close()
+        grace = a.hub.presence.grace
+        await asyncio.sleep(grace + 0.8)
+        assert _offline(calls, 34) == [] and a.hub.is_online(34)
+        await on_b.close()
+        await _until(lambda: not a.hub.is_online(34) and not b.hub.is_online(34), timeout=grace + 3)
+        await asyncio.sleep(0.5)
+        assert [c[0] for c in _offline(calls, 34)] == ["b"]

@@ -122,6 +122,18 @@ def test_presence_goes_offline_only_after_the_grace_period() -> None:
     assert not presence.is_online(7)
 
 
+def test_adopted_user_is_online_for_one_grace_period_unless_connected() -> None:
+    """A dead instance's user adopted here is online until a grace after adoption; a live socket wins."""
+    presence = Presence(grace=20)
+    assert presence.adopt(8, now=100) is True
+    assert presence.adopt(8, now=105) is False  # already online here: the deadline moves, no transition
+    assert presence.expire(now=124.9) == [] and presence.is_online(8)
+    assert presence.expire(now=125) == [8]
+    presence.connect(9, conn_id=1)
+    assert presence.adopt(9, now=0) is False
+    assert presence.expire(now=1000) == [] and presence.is_online(9)
+
+
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     """The bucket admits `burst` messages at once, then `rate` per second."""
     bucket = TokenBucket(rate=10, burst=5, now=0)
