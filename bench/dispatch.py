@@ -126,6 +126,18 @@ def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
                                 cwd=tempfile.gettempdir(), start_new_session=True)
 
 
+def profile_server(pid: int, seconds: float) -> subprocess.Popen[bytes] | None:
+    """With VD_BENCH_PYSPY=<dir>: sample the server with py-spy for the request phase (raw stacks)."""
+    target = os.environ.get("VD_BENCH_PYSPY")
+    if not target:
+        return None
+    server = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    out = Path(target) / f"server-{pid}.raw"
+    return subprocess.Popen([str(ROOT / ".venv/bin/py-spy"), "record", "-p", (server or [str(pid)])[0], "-d",
+                             str(max(1, int(seconds) - 1)), "-r", "250", "-f", "raw", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 class Http:
     """A minimal keep-alive HTTP/1.1 client: the bench must not spend the CPU the server needs.
 
@@ -297,6 +309,7 @@ async def one_run(backend: str, url: str, rate: float, requests: int, workdir: P
                 return
             run.created_at[body["id"]] = sent
 
+        profiler = profile_server(server.pid, requests / rate)
         start = time.perf_counter()
         creators = []
         for n in range(requests):
@@ -305,6 +318,8 @@ async def one_run(backend: str, url: str, rate: float, requests: int, workdir: P
                 await asyncio.sleep(delay)
             creators.append(asyncio.create_task(create(n)))
         await asyncio.gather(*creators)
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait)
         deadline = time.perf_counter() + DRAIN_SECONDS
         while time.perf_counter() < deadline and len(run.ended) < len(run.created_at):
             await asyncio.sleep(0.2)

@@ -10,14 +10,17 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call.models import Call
 from broker.config import Settings
+from broker.database import UTCDateTime
 from broker.enums import CallStatus
 from broker.request import realtime
-from broker.request.models import InterpretingRequest
+from broker.request.models import InterpretingRequest, table
+
+_NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
 COUNTER, INTERPRETER, GUEST = "counter", "interpreter", "guest"
 
@@ -31,14 +34,28 @@ async def get_for_request(*, db: AsyncSession, request_id: int) -> Call | None:
     return (await db.execute(select(Call).where(Call.request_id == request_id))).scalar_one_or_none()
 
 
+_CALLS = table(Call).c
+_INSERT = insert(table(Call))
+_CONNECT = (update(table(Call))
+            .where(_CALLS.request_id == bindparam("b_request_id"), _CALLS.status == CallStatus.WAITING)
+            .values(status=CallStatus.ACTIVE))
+_END = (update(table(Call))
+        .where(_CALLS.request_id == bindparam("b_request_id"), _CALLS.status != CallStatus.ENDED)
+        .values(status=CallStatus.ENDED, ended_at=_NOW)
+        .returning(_CALLS.id))
+
+
 async def open_for(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
                    now: datetime) -> Call:
-    """Create the request's room and have both parties sent their join information after commit."""
+    """Create the request's room and have both parties sent their join information after commit.
+
+    One Core INSERT (the hot path of every accept); the returned `Call` is not in the session.
+    """
     assert request.interpreter_id is not None
-    call = Call(id=secrets.token_urlsafe(18), request_id=request.id, status=CallStatus.WAITING,
-                created_at=now, opens_at=now, expires_at=now + room_lifetime(settings))
-    db.add(call)
-    await db.flush()
+    values = {"id": secrets.token_urlsafe(18), "request_id": request.id, "status": CallStatus.WAITING,
+              "created_at": now, "opens_at": now, "expires_at": now + room_lifetime(settings)}
+    await db.execute(_INSERT, values)
+    call = Call(**values)
     realtime.effects(db).items.append(realtime.Join(
         room_id=call.id, request_id=request.id, expires_at=call.expires_at,
         parties=((request.caseworker_id, COUNTER), (request.interpreter_id, INTERPRETER))))
@@ -49,6 +66,17 @@ async def mark_connected(*, db: AsyncSession, call: Call) -> None:
     if call.status is CallStatus.WAITING:
         call.status = CallStatus.ACTIVE
         await db.flush()
+
+
+async def connect_for_request(*, db: AsyncSession, request_id: int) -> None:
+    """Media flows: the request's waiting call becomes active (one UPDATE, no read)."""
+    await db.execute(_CONNECT, {"b_request_id": request_id})
+
+
+async def end_for_request(*, db: AsyncSession, request_id: int, now: datetime) -> None:
+    """End the request's call if it has a live one; its room closes after commit."""
+    for (room_id,) in (await db.execute(_END, {"b_request_id": request_id, "now": now})).all():
+        realtime.effects(db).items.append(realtime.Close(room_id, "ended"))
 
 
 async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:

@@ -15,15 +15,20 @@ Concurrency rules (they hold on SQLite and PostgreSQL, across processes):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import Integer, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from broker.config import DispatchStrategy, Settings
+from broker.database import UTCDateTime
 from broker.enums import (
+    Gender,
     InterpreterStatus,
     OfferStatus,
+    OfficeKind,
     Qualification,
     QualificationWish,
     RequestMode,
@@ -32,9 +37,12 @@ from broker.enums import (
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.ledger import service as ledger_service
 from broker.notification import hooks as notification_hooks
+from broker.office.models import Office
 from broker.request import realtime
-from broker.request.models import InterpretingRequest, Offer
+from broker.request.models import InterpretingRequest, Offer, table
 from broker.user.models import User
+
+_NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
 WAITING = (RequestStatus.QUEUED, RequestStatus.OFFERED)
 STATUS_EVENT = "request-status"
@@ -80,14 +88,7 @@ def _qualifications(wish: QualificationWish) -> list[Qualification] | None:
 
 def eligibility(request: InterpretingRequest) -> list[Any]:
     """WHERE clauses: qualified for language and wishes, available, online, not asked before."""
-    clauses: list[Any] = [
-        InterpreterLanguage.language_code == request.language_code,
-        InterpreterProfile.status == InterpreterStatus.AVAILABLE,
-        InterpreterProfile.online.is_(True),
-        InterpreterProfile.wants_offers.is_(True),
-        InterpreterProfile.minutes_since_break < InterpreterProfile.max_session_minutes,
-        User.active.is_(True),
-    ]
+    clauses: list[Any] = [InterpreterLanguage.language_code == request.language_code, *_ELIGIBLE]
     if request.id is not None:
         asked = select(Offer.interpreter_id).where(Offer.request_id == request.id)
         clauses.append(InterpreterProfile.user_id.not_in(asked))
@@ -99,38 +100,115 @@ def eligibility(request: InterpretingRequest) -> list[Any]:
     return clauses
 
 
-def candidates_query(request: InterpretingRequest, limit: int) -> Any:
-    """Longest idle first (fair share), then the stronger qualification; locked, skipping busy rows."""
-    return (
-        select(InterpreterProfile.user_id)
-        .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == InterpreterProfile.user_id)
-        .join(User, User.id == InterpreterProfile.user_id)
-        .where(*eligibility(request))
-        .order_by(InterpreterProfile.idle_since.asc().nulls_first(), QUALIFICATION_RANK,
-                  InterpreterProfile.user_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=InterpreterProfile)
-    )
+_ELIGIBLE: tuple[Any, ...] = (
+    InterpreterProfile.status == InterpreterStatus.AVAILABLE,
+    InterpreterProfile.online.is_(True),
+    InterpreterProfile.wants_offers.is_(True),
+    InterpreterProfile.minutes_since_break < InterpreterProfile.max_session_minutes,
+    User.active.is_(True),
+)
 
 
-async def has_candidate(db: AsyncSession, request: InterpretingRequest) -> bool:
+@lru_cache(maxsize=64)
+def _candidates_stmt(gender: Gender | None, wish: QualificationWish, asked: bool, locked: bool) -> Any:
+    """The candidate query for one shape of wishes, built once (bound: language_code, request_id, n).
+
+    Statements are built once per shape because building and hashing the expression tree cost
+    more CPU than running it on the hot path.
+    """
+    clauses: list[Any] = [InterpreterLanguage.language_code == bindparam("language_code"), *_ELIGIBLE]
+    if asked:
+        clauses.append(InterpreterProfile.user_id.not_in(
+            select(Offer.interpreter_id).where(Offer.request_id == bindparam("request_id"))))
+    if gender is not None:
+        clauses.append(InterpreterProfile.gender == gender)
+    allowed = _qualifications(wish)
+    if allowed is not None:
+        clauses.append(InterpreterLanguage.qualification.in_([q.value for q in allowed]))
     stmt = (select(InterpreterProfile.user_id)
             .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == InterpreterProfile.user_id)
             .join(User, User.id == InterpreterProfile.user_id)
-            .where(*eligibility(request)).limit(1))
-    return (await db.execute(stmt)).first() is not None
+            .where(*clauses))
+    if not locked:
+        return stmt.limit(1)
+    return (stmt.order_by(InterpreterProfile.idle_since.asc().nulls_first(), QUALIFICATION_RANK,
+                          InterpreterProfile.user_id)
+            .limit(bindparam("n", type_=Integer))
+            .with_for_update(skip_locked=True, of=InterpreterProfile))
+
+
+def _candidate_params(request: InterpretingRequest, n: int) -> dict[str, Any]:
+    return {"language_code": request.language_code, "request_id": request.id, "n": n}
+
+
+def candidates_query(request: InterpretingRequest, limit: int) -> Any:
+    """Longest idle first (fair share), then the stronger qualification; locked, skipping busy rows."""
+    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, True)
+    return stmt.params(_candidate_params(request, limit))
+
+
+async def pick(db: AsyncSession, request: InterpretingRequest, n: int) -> list[int]:
+    """Up to n eligible interpreters, locked (FOR UPDATE SKIP LOCKED), in dispatch order."""
+    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, True)
+    return list((await db.execute(stmt, _candidate_params(request, n))).scalars())
+
+
+async def has_candidate(db: AsyncSession, request: InterpretingRequest) -> bool:
+    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, False)
+    return (await db.execute(stmt, _candidate_params(request, 1))).first() is not None
+
+
+def sync(obj: Any, values: dict[str, Any]) -> None:
+    """Mirror values a Core UPDATE just wrote onto a loaded ORM object without marking it dirty."""
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
 
 
 def status_event(request: InterpretingRequest, **extra: Any) -> dict[str, Any]:
     return {"type": STATUS_EVENT, "request_id": request.id, "status": request.status.value, **extra}
 
 
-def offer_event(offer: Offer, request: InterpretingRequest) -> dict[str, Any]:
-    """What the interpreter sees: language, purpose, media, priority — no personal data."""
-    return {"type": "offer", "offer_id": offer.id, "request_id": request.id,
+def offer_event(offer: Offer, request: InterpretingRequest, office_kind: str | None) -> dict[str, Any]:
+    """What the interpreter sees: office kind, language, purpose, media, priority — no personal data."""
+    return {"type": "offer", "offer_id": offer.id, "request_id": request.id, "office_kind": office_kind,
             "language_code": request.language_code, "purpose": request.purpose,
             "media": request.media.value, "priority": request.priority.value,
             "mode": request.mode.value, "expires_at": offer.expires_at.isoformat()}
+
+
+_RESERVE = (update(table(InterpreterProfile))
+            .where(table(InterpreterProfile).c.user_id.in_(bindparam("ids", expanding=True)),
+                   table(InterpreterProfile).c.status == InterpreterStatus.AVAILABLE)
+            .values(status=InterpreterStatus.OFFERED, status_changed_at=_NOW))
+_INSERT_OFFER = insert(table(Offer)).returning(table(Offer).c.id, table(Offer).c.interpreter_id)
+_OFFICE_KIND = select(Office.kind).where(Office.id == bindparam("office_id"))
+_UPDATE_REQUEST = table(InterpretingRequest).update().where(
+    table(InterpretingRequest).c.id == bindparam("request_id"))
+
+
+async def office_kind(db: AsyncSession, office_id: int) -> str | None:
+    kind: OfficeKind | None = (await db.execute(_OFFICE_KIND, {"office_id": office_id})).scalar_one_or_none()
+    return None if kind is None else kind.value
+
+
+async def offer_to(db: AsyncSession, *, request_id: int, ids: list[int], settings: Settings,
+                   now: datetime) -> list[Offer]:
+    """Reserve the (locked) interpreters and insert their pending offers: two statements, no ORM flush."""
+    await db.execute(_RESERVE, {"ids": ids, "now": now})
+    expires = now + timedelta(seconds=settings.offer_timeout_seconds)
+    rows = [{"request_id": request_id, "interpreter_id": i, "status": OfferStatus.PENDING, "created_at": now,
+             "expires_at": expires} for i in ids]
+    result = (await db.execute(_INSERT_OFFER, rows[0] if len(rows) == 1 else rows)).all()
+    return [Offer(id=offer_id, request_id=request_id, interpreter_id=who, status=OfferStatus.PENDING,
+                  created_at=now, expires_at=expires) for offer_id, who in result]
+
+
+def announce(db: AsyncSession, request: InterpretingRequest, offers: list[Offer], kind: str | None,
+             before: RequestStatus | None) -> None:
+    for offer in offers:
+        realtime.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
+    if request.status is not before:
+        realtime.notify(db, request.caseworker_id, status_event(request))
 
 
 async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
@@ -146,30 +224,18 @@ async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: 
     wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
     offers: list[Offer] = []
     if wanted > pending:
-        ids = list((await db.execute(candidates_query(request, wanted - pending))).scalars())
+        ids = await pick(db, request, wanted - pending)
         if ids:
-            await db.execute(
-                update(InterpreterProfile)
-                .where(InterpreterProfile.user_id.in_(ids), InterpreterProfile.status == InterpreterStatus.AVAILABLE)
-                .values(status=InterpreterStatus.OFFERED, status_changed_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            expires = now + timedelta(seconds=settings.offer_timeout_seconds)
-            offers = [Offer(request_id=request.id, interpreter_id=i, status=OfferStatus.PENDING,
-                            created_at=now, expires_at=expires) for i in ids]
-            db.add_all(offers)
-            await db.flush()
+            offers = await offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now)
     before = request.status
-    request.status = RequestStatus.OFFERED if pending or offers else RequestStatus.QUEUED
+    values: dict[str, Any] = {"status": RequestStatus.OFFERED if pending or offers else RequestStatus.QUEUED,
+                              "version": request.version + 1}
     if offers:
-        request.first_offered_at = request.first_offered_at or now
-        request.offers_made += len(offers)
-    request.version += 1
-    await db.flush()
-    for offer in offers:
-        realtime.notify(db, offer.interpreter_id, offer_event(offer, request))
-    if request.status is not before:
-        realtime.notify(db, request.caseworker_id, status_event(request))
+        values.update(first_offered_at=request.first_offered_at or now, offers_made=request.offers_made + len(offers))
+    await db.execute(_UPDATE_REQUEST, {"request_id": request.id, **values})
+    sync(request, values)
+    kind = await office_kind(db, request.office_id) if offers else None
+    announce(db, request, offers, kind, before)
     return offers
 
 
@@ -217,9 +283,12 @@ def new_deadline(settings: Settings, now: datetime) -> datetime:
     return now + timedelta(seconds=settings.max_wait_seconds)
 
 
+URGENT_FIRST = case((InterpretingRequest.priority == "urgent", 0), else_=1)
+
+
 def waiting_query(limit: int) -> Any:
     """Queued on-demand requests, urgent first, then oldest first."""
-    urgent_first = case((InterpretingRequest.priority == "urgent", 0), else_=1)
+    urgent_first = URGENT_FIRST
     return (select(InterpretingRequest.id)
             .where(InterpretingRequest.status == RequestStatus.QUEUED,
                    InterpretingRequest.mode == RequestMode.ON_DEMAND)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
@@ -8,6 +9,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     text,
 )
@@ -24,6 +26,12 @@ from broker.enums import (
     RequestStatus,
     db_enum,
 )
+
+
+def table(model: type[Any]) -> Table:
+    """A mapped class's Table, typed for Core statements (the hot paths skip the ORM flush)."""
+    return cast(Table, model.__table__)
+
 
 # Booking statuses that hold an interpreter's time (double booking is refused among them).
 BOOKING_HOLDS_SQL = "mode = 'booked' AND status IN ('assigned', 'open', 'connected')"

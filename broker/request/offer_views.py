@@ -24,7 +24,7 @@ INTERPRETER = allow(Role.INTERPRETER)
 @router.get("", response_model=list[OfferRead], dependencies=[Depends(INTERPRETER)])
 async def list_offers(db: SessionDep, user: CurrentUser) -> list[OfferRead]:
     """List my pending offers."""
-    return [OfferRead.model_validate(o) for o, _r in await offers.pending_for(db=db, interpreter_id=user.id)]
+    return [OfferRead.model_validate(o) for o, _r, _k in await offers.pending_for(db=db, interpreter_id=user.id)]
 
 
 @router.post("/{offer_id}/accept", response_model=AcceptRead, dependencies=[Depends(INTERPRETER)])

@@ -8,23 +8,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.config import Settings
+from broker.database import UTCDateTime
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
 from broker.errors import Conflict, Forbidden, NotFound
 from broker.interpreter.models import InterpreterProfile
+from broker.office.models import Office
 from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer
+from broker.request.models import InterpretingRequest, Offer, table
 from broker.user.models import User
+
+_NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
 OFFER_NOT_FOUND = "Angebot nicht gefunden. / Offer not found."
 
 
 def _gone(offer: Offer) -> Conflict:
+    return _gone_status(offer.status)
+
+
+def _gone_status(offer_status: OfferStatus) -> Conflict:
     words = {
         OfferStatus.ACCEPTED: ("wurde bereits angenommen", "was already accepted"),
         OfferStatus.DECLINED: ("wurde abgelehnt", "was declined"),
@@ -33,8 +41,8 @@ def _gone(offer: Offer) -> Conflict:
                               "was withdrawn (taken by someone else or cancelled)"),
         OfferStatus.PENDING: ("ist abgelaufen", "has expired"),
     }
-    de, en = words[offer.status]
-    status = "expired" if offer.status is OfferStatus.PENDING else offer.status.value
+    de, en = words[offer_status]
+    status = "expired" if offer_status is OfferStatus.PENDING else offer_status.value
     return Conflict(f"Das Angebot {de}. / The offer {en}.", code=f"offer_{status}")
 
 
@@ -55,33 +63,68 @@ async def _own_pending(db: AsyncSession, offer_id: int, user: User,
     return offer, request
 
 
+_OFFERS = table(Offer).c
+# The offer's request, locked (request first: the lock order), with the offer's owner.
+_LOCK_FOR_OFFER = (select(InterpretingRequest, Offer.interpreter_id)
+                   .join(Offer, Offer.request_id == InterpretingRequest.id)
+                   .where(Offer.id == bindparam("offer_id"))
+                   .with_for_update(of=InterpretingRequest).execution_options(populate_existing=True))
+# Of two racing actions exactly one sees the offer pending (re-evaluated after a row lock wait).
+_TAKE = (update(table(Offer))
+         .where(_OFFERS.id == bindparam("offer_id"), _OFFERS.status == OfferStatus.PENDING,
+                _OFFERS.expires_at > _NOW)
+         .values(status=OfferStatus.ACCEPTED, responded_at=_NOW)
+         .returning(_OFFERS.expires_at, _OFFERS.created_at))
+_OFFER_STATUS = select(_OFFERS.status).where(_OFFERS.id == bindparam("offer_id"))
+_REVOKE_OTHERS = (update(table(Offer))
+                  .where(_OFFERS.request_id == bindparam("b_request_id"), _OFFERS.status == OfferStatus.PENDING)
+                  .values(status=OfferStatus.REVOKED, closed_at=_NOW)
+                  .returning(_OFFERS.id, _OFFERS.interpreter_id))
+_PROFILES = table(InterpreterProfile).c
+_IN_SESSION = (update(table(InterpreterProfile))
+               .where(_PROFILES.user_id == bindparam("b_user_id"), _PROFILES.status == InterpreterStatus.OFFERED)
+               .values(status=InterpreterStatus.IN_SESSION, status_changed_at=_NOW, missed_offers=0))
+_REQUESTS = table(InterpretingRequest).c
+_ACCEPTED = (update(table(InterpretingRequest)).where(_REQUESTS.id == bindparam("request_id"))
+             .values(status=RequestStatus.ACCEPTED, interpreter_id=bindparam("b_interpreter_id"),
+                     accepted_at=_NOW, version=_REQUESTS.version + 1))
+
+
 async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Settings,
                  now: datetime) -> tuple[Offer, InterpretingRequest, Call]:
-    """First accept wins: the request gets its interpreter and a room; every other offer is revoked."""
-    offer, request = await _own_pending(db, offer_id, user, now)
+    """First accept wins: the request gets its interpreter and a room; every other offer is revoked.
+
+    Conditional Core UPDATEs under the request's row lock (no ORM flush on this hot path);
+    the partial unique indexes on `offers` stay the safety net.
+    """
+    found = (await db.execute(_LOCK_FOR_OFFER, {"offer_id": offer_id})).first()
+    if found is None:
+        raise NotFound(OFFER_NOT_FOUND)
+    request, owner = found
+    if owner != user.id:
+        raise Forbidden("Dieses Angebot gilt einer anderen Person. / This offer is for someone else.",
+                        code="not_your_offer")
+    taken = (await db.execute(_TAKE, {"offer_id": offer_id, "now": now})).first()
+    if taken is None:
+        raise _gone_status((await db.execute(_OFFER_STATUS, {"offer_id": offer_id})).scalar_one())
     if request.status is not RequestStatus.OFFERED:
         raise Conflict("Die Anfrage wartet nicht mehr. / The request is no longer waiting.",
                        code="request_not_waiting")
-    offer.status = OfferStatus.ACCEPTED
-    offer.responded_at = now
-    await db.flush()
-    others = [o for o in await dispatch.pending_offers(db, request.id) if o.id != offer.id]
-    await dispatch.close_offers(db, others, OfferStatus.REVOKED, now, "taken")
-    result = await db.execute(
-        update(InterpreterProfile)
-        .where(InterpreterProfile.user_id == user.id, InterpreterProfile.status == InterpreterStatus.OFFERED)
-        .values(status=InterpreterStatus.IN_SESSION, status_changed_at=now, missed_offers=0)
-        .execution_options(synchronize_session=False)
-    )
+    others = (await db.execute(_REVOKE_OTHERS, {"b_request_id": request.id, "now": now})).all()
+    for other_id, other_interpreter in others:
+        realtime.notify(db, other_interpreter, {"type": "offer-revoked", "offer_id": other_id,
+                                                "request_id": request.id, "reason": "taken"})
+    await dispatch.release(db, [who for _id, who in others], now)
+    result = await db.execute(_IN_SESSION, {"b_user_id": user.id, "now": now})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
-    request.status = RequestStatus.ACCEPTED
-    request.interpreter_id = user.id
-    request.accepted_at = now
-    request.version += 1
-    await db.flush()
+    await db.execute(_ACCEPTED, {"request_id": request.id, "b_interpreter_id": user.id, "now": now})
+    dispatch.sync(request, {"status": RequestStatus.ACCEPTED, "interpreter_id": user.id, "accepted_at": now,
+                            "version": request.version + 1})
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
     realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
+                  created_at=taken.created_at, expires_at=taken.expires_at, responded_at=now)
     return offer, request, call
 
 
@@ -148,7 +191,11 @@ async def revoke_for_interpreter(*, db: AsyncSession, interpreter_id: int, setti
     return bool(mine)
 
 
-async def pending_for(*, db: AsyncSession, interpreter_id: int) -> list[tuple[Offer, InterpretingRequest]]:
-    stmt = (select(Offer, InterpretingRequest).join(InterpretingRequest, InterpretingRequest.id == Offer.request_id)
+async def pending_for(*, db: AsyncSession,
+                      interpreter_id: int) -> list[tuple[Offer, InterpretingRequest, str | None]]:
+    """The interpreter's pending offers with their requests and the requesting office's kind."""
+    stmt = (select(Offer, InterpretingRequest, Office.kind)
+            .join(InterpretingRequest, InterpretingRequest.id == Offer.request_id)
+            .join(Office, Office.id == InterpretingRequest.office_id)
             .where(Offer.interpreter_id == interpreter_id, Offer.status == OfferStatus.PENDING))
-    return [(o, r) for o, r in (await db.execute(stmt)).all()]
+    return [(o, r, k.value if k is not None else None) for o, r, k in (await db.execute(stmt)).all()]

@@ -14,14 +14,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.config import Settings
-from broker.database import utcnow
+from broker.database import UTCDateTime, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, RequestMode, RequestStatus
 from broker.interpreter import presence
 from broker.interpreter.models import InterpreterProfile
@@ -36,6 +36,44 @@ QUEUE_SWEEP_SECONDS = 1.0
 WAKE_DEBOUNCE_SECONDS = 0.05
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
+WORK_KINDS = ("due", "late", "wrapped", "callback", "queued")
+
+
+@lru_cache(maxsize=2)
+def _work_query(queue: bool) -> Any:
+    """Every kind of due work in one round trip (UNION ALL of small indexed reads), built once.
+
+    The loop runs several times a second and after every call that frees an interpreter;
+    five separate reads per round were a visible share of the server's CPU at 50 requests/s.
+    """
+    now = bindparam("now", type_=UTCDateTime())
+    unordered = literal(0).label("ord")
+    parts: list[Any] = [
+        select(Offer.request_id.label("item"), unordered).distinct()
+        .where(Offer.status == OfferStatus.PENDING, Offer.expires_at <= now).limit(BATCH),
+        select(InterpretingRequest.id.label("item"), unordered)
+        .where(InterpretingRequest.status.in_(dispatch.WAITING), InterpretingRequest.deadline_at <= now)
+        .limit(BATCH),
+        select(InterpreterProfile.user_id.label("item"), unordered)
+        .where(InterpreterProfile.status == InterpreterStatus.WRAP_UP,
+               InterpreterProfile.status_changed_at <= bindparam("wrap_cutoff", type_=UTCDateTime())).limit(1),
+    ]
+    if queue:
+        oldest_first = (InterpretingRequest.created_at, InterpretingRequest.id)
+        urgent_first = (dispatch.URGENT_FIRST, *oldest_first)
+        parts += [
+            select(InterpretingRequest.id.label("item"), func.row_number().over(order_by=oldest_first).label("ord"))
+            .where(InterpretingRequest.status == RequestStatus.CALLBACK,
+                   InterpretingRequest.mode == RequestMode.ON_DEMAND)
+            .order_by(*oldest_first).limit(BATCH),
+            select(InterpretingRequest.id.label("item"), func.row_number().over(order_by=urgent_first).label("ord"))
+            .where(InterpretingRequest.status == RequestStatus.QUEUED,
+                   InterpretingRequest.mode == RequestMode.ON_DEMAND)
+            .order_by(*urgent_first).limit(BATCH),
+        ]
+    subqueries = [part.subquery(f"w_{kind}") for kind, part in zip(WORK_KINDS, parts, strict=False)]
+    return union_all(*(select(literal(kind).label("kind"), sub.c.item, sub.c.ord)
+                       for kind, sub in zip(WORK_KINDS, subqueries, strict=False)))
 
 
 async def expire_offers(db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> int:
@@ -119,37 +157,24 @@ class Dispatcher:
                                                       settings=self.settings, now=utcnow()))
 
     async def run_once(self, *, queue: bool) -> None:
-        """One round: find work in one short read, then one transaction per item found."""
+        """One round: find all work in one statement, then one transaction per item found."""
         now = utcnow()
-        due = (select(Offer.request_id).distinct()
-               .where(Offer.status == OfferStatus.PENDING, Offer.expires_at <= now).limit(BATCH))
-        late = (select(InterpretingRequest.id)
-                .where(InterpretingRequest.status.in_(dispatch.WAITING),
-                       InterpretingRequest.deadline_at <= now).limit(BATCH))
-        wrapped = (select(InterpreterProfile.user_id)
-                   .where(InterpreterProfile.status == InterpreterStatus.WRAP_UP,
-                          InterpreterProfile.status_changed_at
-                          <= now - timedelta(seconds=self.settings.wrap_up_seconds)).limit(1))
-        callbacks = (select(InterpretingRequest.id)
-                     .where(InterpretingRequest.status == RequestStatus.CALLBACK,
-                            InterpretingRequest.mode == RequestMode.ON_DEMAND)
-                     .order_by(InterpretingRequest.created_at).limit(BATCH))
+        params = {"now": now, "wrap_cutoff": now - timedelta(seconds=self.settings.wrap_up_seconds)}
         async with self.sessionmaker() as db:
-            due_ids = list((await db.execute(due)).scalars())
-            late_ids = list((await db.execute(late)).scalars())
-            wrap_up_over = (await db.execute(wrapped)).first() is not None
-            callback_ids = list((await db.execute(callbacks)).scalars()) if queue else []
-            queued_ids = list((await db.execute(dispatch.waiting_query(BATCH))).scalars()) if queue else []
+            rows = (await db.execute(_work_query(queue), params)).all()
             await db.rollback()
-        for rid in late_ids:
+        found: dict[str, list[int]] = {kind: [] for kind in WORK_KINDS}
+        for kind, item_id, _ord in sorted(rows, key=lambda row: row[2]):  # callbacks and queue in order
+            found[kind].append(item_id)
+        for rid in found["late"]:
             await self.job(partial(give_up, request_id=rid, now=now))
-        for rid in due_ids:
+        for rid in found["due"]:
             await self.job(partial(expire_offers, request_id=rid, settings=self.settings, now=now))
-        if wrap_up_over:
+        if found["wrapped"]:
             await self.job(lambda db: presence.sweep_wrap_up(db=db, settings=self.settings, now=now))
-        for rid in callback_ids:
+        for rid in found["callback"]:
             await self.job(partial(ring_back, request_id=rid, settings=self.settings, now=now))
-        for rid in queued_ids:
+        for rid in found["queued"]:
             await self.job(partial(offer_queued, request_id=rid, settings=self.settings, now=now))
 
     async def _run(self) -> None:

@@ -7,29 +7,35 @@ events (`broker.request.realtime`).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Integer, Select, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call import service as call_service
-from broker.config import Settings, get_settings
-from broker.database import utcnow
+from broker.config import DispatchStrategy, Settings, get_settings
+from broker.database import UTCDateTime, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Priority, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language import service as language_service
+from broker.language.models import Language, Purpose
 from broker.ledger import service as ledger_service
 from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
 from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer
+from broker.request.models import InterpretingRequest, Offer, table
 from broker.request.schemas import RatingIn, RequestCreate
 from broker.user.models import User
+
+_NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
 REQUEST_NOT_FOUND = "Anfrage nicht gefunden. / Request not found."
 CANCELLABLE = (RequestStatus.QUEUED, RequestStatus.OFFERED, RequestStatus.CALLBACK)
 IN_CALL = (RequestStatus.ACCEPTED, RequestStatus.CONNECTED)
+CONNECTABLE = (RequestStatus.ACCEPTED, RequestStatus.OPEN)  # on demand, booked
+JOINABLE = (*IN_CALL, RequestStatus.OPEN)  # a call whose room a party may (re)join
 
 
 class NoInterpreter(Invalid):
@@ -45,30 +51,69 @@ async def anyone_registered(*, db: AsyncSession, language_code: str) -> bool:
     return (await db.execute(stmt)).first() is not None
 
 
+_REQUESTS = table(InterpretingRequest).c
+_INSERT_REQUEST = insert(table(InterpretingRequest)).returning(_REQUESTS.id)
+# Language, purpose and office checked in one round trip (NULL: unknown or inactive).
+_CONTEXT = select(
+    select(Language.code).where(Language.code == bindparam("language_code"), Language.active.is_(True))
+    .scalar_subquery(),
+    select(Purpose.code).where(Purpose.code == bindparam("purpose"), Purpose.active.is_(True)).scalar_subquery(),
+    select(Office.kind).where(Office.id == bindparam("office_id"), Office.active.is_(True)).scalar_subquery(),
+)
+
+
 async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, settings: Settings,
                  now: datetime) -> InterpretingRequest:
-    """Create an on-demand request for the caseworker's office and offer it at once."""
-    language = await language_service.require_active(db=db, code=request_in.language_code)
-    await language_service.require_purpose(db=db, code=request_in.purpose)
-    office = await db.get(Office, user.office_id) if user.office_id is not None else None
-    if office is None or not office.active:
+    """Create an on-demand request for the caseworker's office and offer it at once.
+
+    The hot path is four statements: the checks, the locked candidates, the request row
+    (already `offered`), and the reservation with its offers. The returned request is not in
+    the session.
+    """
+    language_code, purpose, kind = (await db.execute(_CONTEXT, {
+        "language_code": request_in.language_code, "purpose": request_in.purpose,
+        "office_id": user.office_id})).one()
+    if language_code is None:
+        await language_service.require_active(db=db, code=request_in.language_code)
+    if purpose is None:
+        await language_service.require_purpose(db=db, code=request_in.purpose)
+    if kind is None or user.office_id is None:
         raise Invalid("Ihr Konto ist keiner aktiven Dienststelle zugeordnet. / "
                       "Your account belongs to no active office.", code="no_office")
-    if not await anyone_registered(db=db, language_code=language.code):
-        await ledger_service.record_no_interpreter(
-            db=db, office=office, language_code=language.code, purpose=request_in.purpose,
-            mode=RequestMode.ON_DEMAND, media=request_in.media, now=now)
-        raise NoInterpreter(
-            f"Für {language.name_de} ist derzeit keine Dolmetscher:in registriert; der Bedarf wurde "
-            f"vermerkt. / No interpreter is registered for {language.name_en}; the demand has been "
-            "recorded.")
     request = InterpretingRequest(
-        office_id=office.id, caseworker_id=user.id, mode=RequestMode.ON_DEMAND, status=RequestStatus.QUEUED,
-        created_at=now, deadline_at=dispatch.new_deadline(settings, now), **request_in.model_dump())
-    db.add(request)
-    await db.flush()
-    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+        office_id=user.office_id, caseworker_id=user.id, mode=RequestMode.ON_DEMAND, status=RequestStatus.QUEUED,
+        created_at=now, deadline_at=dispatch.new_deadline(settings, now), offers_made=0, version=1,
+        late_cancellation=False, **request_in.model_dump())
+    wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
+    ids = await dispatch.pick(db, request, wanted) if request.deadline_at > now else []  # type: ignore[operator]
+    if not ids and not await anyone_registered(db=db, language_code=request.language_code):
+        await _refuse_unmet(db=db, user=user, request_in=request_in, now=now)
+    if ids:
+        request.status, request.first_offered_at, request.offers_made = RequestStatus.OFFERED, now, len(ids)
+    values = {c.key: getattr(request, c.key) for c in table(InterpretingRequest).columns if c.key != "id"}
+    request.id = (await db.execute(_INSERT_REQUEST, values)).scalar_one()
+    if request.deadline_at <= now:  # type: ignore[operator]  # no waiting allowed at all
+        locked = await dispatch.lock_request(db, request.id)
+        assert locked is not None
+        await dispatch.finish_unfilled(db=db, request=locked, now=now)
+        return locked
+    offers = await dispatch.offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now) if ids else []
+    dispatch.announce(db, request, offers, kind.value, RequestStatus.QUEUED)
     return request
+
+
+async def _refuse_unmet(*, db: AsyncSession, user: User, request_in: RequestCreate, now: datetime) -> None:
+    """Nobody registered speaks the language: record unmet demand and refuse (the route commits)."""
+    language = await language_service.require_active(db=db, code=request_in.language_code)
+    office = await db.get(Office, user.office_id)
+    assert office is not None
+    await ledger_service.record_no_interpreter(
+        db=db, office=office, language_code=language.code, purpose=request_in.purpose,
+        mode=RequestMode.ON_DEMAND, media=request_in.media, now=now)
+    raise NoInterpreter(
+        f"Für {language.name_de} ist derzeit keine Dolmetscher:in registriert; der Bedarf wurde "
+        f"vermerkt. / No interpreter is registered for {language.name_en}; the demand has been "
+        "recorded.")
 
 
 async def enqueue_on_demand(*, db: AsyncSession, request: InterpretingRequest, priority: bool = True,
@@ -196,70 +241,107 @@ async def ring_back(*, db: AsyncSession, request_id: int, settings: Settings, no
     return True
 
 
-async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: datetime) -> InterpretingRequest:
-    """A party reports that media flows; the first report sets `connected` (idempotent)."""
-    request = await _locked_visible(db, user, request_id)
-    if request.status is RequestStatus.CONNECTED:
-        return request
-    if request.status is not RequestStatus.ACCEPTED:
-        raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
-    request.status = RequestStatus.CONNECTED
-    request.connected_at = now
-    request.version += 1
-    call = await call_service.get_for_request(db=db, request_id=request.id)
-    if call is not None:
-        await call_service.mark_connected(db=db, call=call)
-    await db.flush()
+_UPDATE_REQUEST = update(table(InterpretingRequest)).where(_REQUESTS.id == bindparam("request_id"))
+_OFFERS = table(Offer).c
+_CLOSE_ACCEPTED = (update(table(Offer))
+                   .where(_OFFERS.request_id == bindparam("b_request_id"), _OFFERS.status == OfferStatus.ACCEPTED)
+                   .values(closed_at=_NOW))
+_PROFILES = table(InterpreterProfile).c
+# A booked call's interpreter is in session while media flows, so no on-demand offer reaches them.
+_BOOKED_IN_SESSION = (update(table(InterpreterProfile))
+                      .where(_PROFILES.user_id == bindparam("b_user_id"),
+                             _PROFILES.status == InterpreterStatus.AVAILABLE)
+                      .values(status=InterpreterStatus.IN_SESSION, status_changed_at=_NOW))
+
+
+async def _set(db: AsyncSession, request: InterpretingRequest, **values: Any) -> None:
+    """Write a locked request's new values with one Core UPDATE and mirror them on the object."""
+    values["version"] = request.version + 1
+    await db.execute(_UPDATE_REQUEST, {"request_id": request.id, **values})
+    dispatch.sync(request, values)
+
+
+def _tell_parties(db: AsyncSession, request: InterpretingRequest) -> None:
     for party in (request.caseworker_id, request.interpreter_id):
         if party is not None:
             realtime.notify(db, party, dispatch.status_event(request))
+
+
+async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: datetime) -> InterpretingRequest:
+    """A party reports that media flows; the first report sets `connected` (idempotent).
+
+    On demand the call runs in `accepted`, a booking's in `open` (the room opened before the
+    start); both become `connected`.
+    """
+    request = await _locked_visible(db, user, request_id)
+    if request.status is RequestStatus.CONNECTED:
+        return request
+    if request.status not in CONNECTABLE:
+        raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
+    await _set(db, request, status=RequestStatus.CONNECTED, connected_at=now)
+    await call_service.connect_for_request(db=db, request_id=request.id)
+    if request.mode is RequestMode.BOOKED and request.interpreter_id is not None:
+        await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
+    _tell_parties(db, request)
     return request
 
 
 async def end_call(*, db: AsyncSession, user: User, request_id: int, settings: Settings,
                    now: datetime) -> InterpretingRequest:
-    """End the call: completed (failed if it never connected), ledger row, interpreter to wrap-up."""
+    """End the call: completed (failed if it never connected), ledger row, interpreter to wrap-up.
+
+    A booking whose call never connected (`open`) is not ended here: its room stays open for
+    the parties to retry, and the no-show check escalates it if nobody connects.
+    """
     request = await _locked_visible(db, user, request_id)
     if request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
         return request  # the other party ended it a moment earlier
     if request.status not in IN_CALL:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
-    request.status = RequestStatus.COMPLETED if request.connected_at else RequestStatus.FAILED
-    request.ended_at = now
-    request.version += 1
-    await db.execute(update(Offer).where(Offer.request_id == request.id, Offer.status == OfferStatus.ACCEPTED)
-                     .values(closed_at=now).execution_options(synchronize_session=False))
-    call = await call_service.get_for_request(db=db, request_id=request.id)
-    if call is not None:
-        await call_service.end(db=db, call=call, now=now)
-    await db.flush()
+    await _set(db, request, status=RequestStatus.COMPLETED if request.connected_at else RequestStatus.FAILED,
+               ended_at=now)
+    await db.execute(_CLOSE_ACCEPTED, {"b_request_id": request.id, "now": now})
+    await call_service.end_for_request(db=db, request_id=request.id, now=now)
     if request.interpreter_id is not None:
         await start_wrap_up(db=db, interpreter_id=request.interpreter_id, request=request,
                             settings=settings, now=now)
     await ledger_service.record_final(db=db, request=request)
-    for party in (request.caseworker_id, request.interpreter_id):
-        if party is not None:
-            realtime.notify(db, party, dispatch.status_event(request))
+    _tell_parties(db, request)
     return request
+
+
+_IN_SESSION = _PROFILES.status == InterpreterStatus.IN_SESSION
+
+
+@lru_cache(maxsize=2)
+def _wrap_up_stmt(wrap_up: bool) -> Any:
+    """One UPDATE … RETURNING instead of a locked read and a flush (the row lock is the same)."""
+    target = InterpreterStatus.WRAP_UP.value if wrap_up else dispatch.IDLE_STATUS
+    values: dict[str, Any] = {
+        "minutes_since_break": _PROFILES.minutes_since_break + bindparam("minutes", type_=Integer),
+        "status": case((_IN_SESSION, target), else_=_PROFILES.status),
+        "status_changed_at": case((_IN_SESSION, _NOW), else_=_PROFILES.status_changed_at)}
+    if not wrap_up:
+        values["idle_since"] = case((_IN_SESSION, _NOW), else_=_PROFILES.idle_since)
+    return (update(table(InterpreterProfile)).where(_PROFILES.user_id == bindparam("b_user_id")).values(values)
+            .returning(_PROFILES.status, _PROFILES.minutes_since_break, _PROFILES.max_session_minutes))
 
 
 async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: InterpretingRequest,
                         settings: Settings, now: datetime) -> None:
-    stmt = (select(InterpreterProfile).where(InterpreterProfile.user_id == interpreter_id)
-            .with_for_update().execution_options(populate_existing=True))
-    profile = (await db.execute(stmt)).scalar_one()
+    """Count the talk minutes; an interpreter in session goes to wrap-up (or straight back to idle)."""
+    minutes = 0
     if request.connected_at is not None and request.ended_at is not None:
-        profile.minutes_since_break += round((request.ended_at - request.connected_at).total_seconds() / 60)
-    if profile.status is InterpreterStatus.IN_SESSION:
-        profile.status = InterpreterStatus.WRAP_UP if settings.wrap_up_seconds > 0 else dispatch.idle_status(profile)
-        profile.status_changed_at = now
-        if profile.status is not InterpreterStatus.WRAP_UP:
-            profile.idle_since = now
-            realtime.effects(db).wake = True
-    await db.flush()
-    event: dict[str, Any] = {"type": "interpreter-status", "status": profile.status.value,
+        minutes = round((request.ended_at - request.connected_at).total_seconds() / 60)
+    wrap_up = settings.wrap_up_seconds > 0
+    row = (await db.execute(_wrap_up_stmt(wrap_up), {"b_user_id": interpreter_id, "minutes": minutes,
+                                                      "now": now})).one()
+    status = InterpreterStatus(row.status)
+    if not wrap_up and status is InterpreterStatus.AVAILABLE:
+        realtime.effects(db).wake = True
+    event: dict[str, Any] = {"type": "interpreter-status", "status": status.value,
                              "wrap_up_seconds": settings.wrap_up_seconds}
-    if profile.minutes_since_break >= profile.max_session_minutes:
+    if row.minutes_since_break >= row.max_session_minutes:
         event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
                      "Angebot annehmen. / Please take a break before the next offer.")
     realtime.notify(db, interpreter_id, event)

@@ -106,7 +106,7 @@ async def _open_call(db: SessionDep, user: CurrentUser, request_id: int,
                      live: LiveDep) -> Call:
     request = await request_service.get_visible(db=db, user=user, request_id=request_id)
     call = await call_service.get_for_request(db=db, request_id=request.id)
-    if request.status not in request_service.IN_CALL or call is None or call.ended_at is not None:
+    if request.status not in request_service.JOINABLE or call is None or call.ended_at is not None:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
     live.realtime.open_room(call.id, expires_at=call.expires_at)  # idempotent; reopens after a restart
     return call

@@ -20,7 +20,7 @@ from broker.request.models import InterpretingRequest
 from broker.request.realtime import NullRealtime, Realtime, join_event
 from broker.request.scheduled import Dispatcher
 
-LIVE = (*dispatch.WAITING, *request_service.IN_CALL)
+LIVE = (*dispatch.WAITING, *request_service.JOINABLE)
 
 
 def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realtime) -> Any:
@@ -29,15 +29,15 @@ def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realt
     async def current_state(user_id: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         async with sessionmaker() as db:
-            for offer, request in await offers.pending_for(db=db, interpreter_id=user_id):
-                events.append(dispatch.offer_event(offer, request))
+            for offer, request, kind in await offers.pending_for(db=db, interpreter_id=user_id):
+                events.append(dispatch.offer_event(offer, request, kind))
             stmt = select(InterpretingRequest).where(
                 (InterpretingRequest.caseworker_id == user_id) | (InterpretingRequest.interpreter_id == user_id),
                 InterpretingRequest.status.in_(LIVE))
             for request in (await db.execute(stmt)).scalars():
                 events.append(dispatch.status_event(request))
                 call = await call_service.get_for_request(db=db, request_id=request.id)
-                if request.status in request_service.IN_CALL and call is not None and call.ended_at is None:
+                if request.status in request_service.JOINABLE and call is not None and call.ended_at is None:
                     role = call_service.COUNTER if request.caseworker_id == user_id else call_service.INTERPRETER
                     rt.open_room(call.id, expires_at=call.expires_at)
                     events.append(join_event(rt, room_id=call.id, request_id=request.id, user_id=user_id,
