@@ -52,6 +52,7 @@ def serve_signaling(rooms: int, call_rooms: int, ws_impl: str) -> None:
     from signaling.hub import Hub
     from signaling.principal import Principal
     from signaling.views import router
+    from signaling.wiring import tune_gc
 
     async def authenticate(ws: WebSocket) -> Principal | None:
         user = ws.query_params.get("user")
@@ -69,6 +70,7 @@ def serve_signaling(rooms: int, call_rooms: int, ws_impl: str) -> None:
             hub.open_room(f"room-{i}", expires_at=datetime.now(UTC) + timedelta(hours=1))
         for i in range(call_rooms):
             hub.open_room(f"room-call-{i}", expires_at=datetime.now(UTC) + timedelta(hours=1))
+        tune_gc()  # what start_hub does in the app
         yield
         await hub.stop()
 
@@ -80,10 +82,12 @@ def serve_signaling(rooms: int, call_rooms: int, ws_impl: str) -> None:
 
 def serve_echo() -> None:
     from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
 
     async def echo(ws: ServerConnection) -> None:
-        async for message in ws:
-            await ws.send(message)
+        with contextlib.suppress(ConnectionClosed):  # the load generator closes abruptly
+            async for message in ws:
+                await ws.send(message)
 
     async def main() -> None:
         async with serve(echo, "127.0.0.1", 0, compression=None, max_size=65536) as server:
@@ -130,11 +134,58 @@ class Child:
 
 # --- load generator -----------------------------------------------------------------------
 
-class Channel:
-    """One direction of traffic: `sender` sends `frame`, `receiver` gets it (the same socket for echo)."""
+class RawPeer(asyncio.Protocol):
+    """A connected WebSocket taken over from `websockets` after its handshake.
 
-    def __init__(self, sender: object, receiver: object, frame: str) -> None:
-        self.sender, self.receiver, self.frame = sender, receiver, frame
+    The load generator must cost far less per message than the server it measures, or the
+    figures measure the generator (it pegged one core with the `websockets` client against the
+    bare echo server). So a channel writes one pre-masked frame, built once, and counts whole
+    frames as they arrive in `data_received`, no task or future per message.
+    """
+
+    def __init__(self, ws: object) -> None:
+        self.transport: asyncio.Transport = ws.transport  # type: ignore[attr-defined]
+        self.transport.set_protocol(self)
+        self.buf = bytearray()
+        self.on_frames: object = None  # callable(count) set by the phase running
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        frames, pos = 0, 0
+        while len(buf) - pos >= 2:
+            size, head = buf[pos + 1] & 0x7F, 2
+            if size == 126:
+                if len(buf) - pos < 4:
+                    break
+                size, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif size == 127:
+                if len(buf) - pos < 10:
+                    break
+                size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if len(buf) - pos < head + size:
+                break
+            frames += (buf[pos] & 0x0F) == 1  # text frames only
+            pos += head + size
+        del buf[:pos]
+        if frames and self.on_frames is not None:
+            self.on_frames(frames)  # type: ignore[operator]
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - asyncio.Protocol signature
+        self.on_frames = None
+
+
+def masked_text_frame(text: str) -> bytes:
+    from websockets.frames import Frame, Opcode
+
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+
+
+class Channel:
+    """One direction of traffic: `sender` writes `frame`, `receiver` gets it (the same socket for echo)."""
+
+    def __init__(self, sender: RawPeer, receiver: RawPeer, frame: str) -> None:
+        self.sender, self.receiver, self.frame = sender, receiver, masked_text_frame(frame)
         self.sent: deque[float] = deque()
 
 
@@ -143,53 +194,54 @@ async def closed_loop(channels: list[Channel], seconds: float, window: int) -> f
     delivered = 0
     stop = time.monotonic() + seconds
 
-    async def drive(ch: Channel) -> None:
-        nonlocal delivered
-        credit = asyncio.Semaphore(window)
-
-        async def receive() -> None:
+    def refill(ch: Channel) -> object:
+        def on_frames(count: int) -> None:
             nonlocal delivered
-            while True:
-                await ch.receiver.recv()  # type: ignore[attr-defined]
-                delivered += 1
-                credit.release()
+            delivered += count
+            if time.monotonic() < stop:
+                ch.sender.transport.write(ch.frame * count)
 
-        reader = asyncio.create_task(receive())
-        while time.monotonic() < stop:
-            await credit.acquire()
-            await ch.sender.send(ch.frame)  # type: ignore[attr-defined]
-        await asyncio.sleep(0.2)  # let the last ones land before cancelling the reader
-        reader.cancel()
+        return on_frames
 
     start = time.monotonic()
-    await asyncio.gather(*(drive(ch) for ch in channels))
-    return delivered / (time.monotonic() - start - 0.2)
+    for ch in channels:
+        ch.receiver.on_frames = refill(ch)
+        ch.sender.transport.write(ch.frame * window)
+    await asyncio.sleep(seconds)
+    rate = delivered / (time.monotonic() - start)
+    await asyncio.sleep(0.3)  # let the last ones land
+    for ch in channels:
+        ch.receiver.on_frames = None
+    return rate
 
 
 async def open_loop(channels: list[Channel], rate: float, seconds: float) -> list[float]:
-    """A fixed offered load spread over the channels; returns one latency (ms) per message."""
+    """A fixed offered load, one message every 1/rate s (1 ms batches) spread over the channels;
+    returns one latency (ms) per message."""
     latencies: list[float] = []
 
-    async def receive(ch: Channel) -> None:
-        while True:
-            await ch.receiver.recv()  # type: ignore[attr-defined]
-            latencies.append((time.perf_counter() - ch.sent.popleft()) * 1000)
+    def arrived(ch: Channel) -> object:
+        def on_frames(count: int) -> None:
+            now = time.perf_counter()
+            for _ in range(count):
+                latencies.append((now - ch.sent.popleft()) * 1000)
 
-    readers = [asyncio.create_task(receive(ch)) for ch in channels]
-    tick = 0.005
-    per_tick = rate * tick
-    due, sent_total, start = 0.0, 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        due += per_tick
-        while sent_total < int(due):
+        return on_frames
+
+    for ch in channels:
+        ch.sent.clear()
+        ch.receiver.on_frames = arrived(ch)
+    sent_total, start = 0, time.perf_counter()
+    while (now := time.perf_counter()) - start < seconds:
+        while sent_total < int((now - start) * rate):
             ch = channels[sent_total % len(channels)]
             ch.sent.append(time.perf_counter())
-            await ch.sender.send(ch.frame)  # type: ignore[attr-defined]
+            ch.sender.transport.write(ch.frame)
             sent_total += 1
-        await asyncio.sleep(max(0.0, start + (sent_total / rate) - time.perf_counter()))
+        await asyncio.sleep(0.001)
     await asyncio.sleep(0.5)
-    for reader in readers:
-        reader.cancel()
+    for ch in channels:
+        ch.receiver.on_frames = None
     return latencies
 
 
@@ -290,10 +342,10 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         gc.freeze()
 
         active = pairs[: args.channels]
-        relay = [Channel(a, b, relay_frame(b_id)) for a, b, _, b_id in active]
+        relay = [Channel(RawPeer(a), RawPeer(b), relay_frame(b_id)) for a, b, _, b_id in active]
         relay_rate = await closed_loop(relay, args.seconds, args.window)
         print(f"relay saturation: {relay_rate:,.0f} msgs/s over {len(relay)} pairs", flush=True)
-        echo_socks = [await connect(f"ws://127.0.0.1:{echo.port}", compression=None, ping_interval=None)
+        echo_socks = [RawPeer(await connect(f"ws://127.0.0.1:{echo.port}", compression=None, ping_interval=None))
                       for _ in range(args.channels)]
         bare = [Channel(ws, ws, relay_frame("x")) for ws in echo_socks]
         bare_rate = await closed_loop(bare, args.seconds, args.window)
@@ -301,13 +353,16 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         latencies = await open_loop(relay, args.rate, args.seconds)
         print(f"relay at {args.rate}/s: {len(latencies)} delivered, p50 {pct(latencies, .5):.2f} ms, "
               f"p99 {pct(latencies, .99):.2f} ms", flush=True)
-        for ws in echo_socks:
-            await ws.close()
+        for raw in echo_socks:
+            raw.transport.close()
         setups = await call_setup_pairs(server.port, args.calls)
         print(f"{len(setups)} aiortc calls: join to ICE connected p50 {statistics.median(setups):.0f} ms, "
               f"p99 {pct(setups, .99):.0f} ms", flush=True)
         connections = 2 * len(pairs)
-        await asyncio.gather(*(ws.close() for a, b, _, _ in pairs for ws in (a, b)),  # type: ignore[attr-defined]
+        for ch in relay:  # taken over from websockets: close the transports directly
+            ch.sender.transport.close()
+            ch.receiver.transport.close()
+        await asyncio.gather(*(ws.close() for a, b, _, _ in pairs[args.channels:] for ws in (a, b)),  # type: ignore[attr-defined]
                              return_exceptions=True)
     finally:
         server.stop()

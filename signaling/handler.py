@@ -23,6 +23,8 @@ from signaling.hub import Hub
 from signaling.rooms import RoomError
 
 log = logging.getLogger(__name__)
+# A tuple built once: `isinstance(x, A | B | C | D)` would build a union object per message.
+_RELAYED = (p.Offer, p.Answer, p.Candidate, p.Bye)
 
 
 def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
@@ -82,12 +84,12 @@ async def _handle(hub: Hub, conn: Connection, text: str) -> None:
         await conn.close(CLOSE_PROTOCOL, "hello required")
         return
     try:
-        if isinstance(msg, p.Hello):
+        if isinstance(msg, _RELAYED):  # first: the hot path
+            await hub.relay(conn, msg)
+        elif isinstance(msg, p.Hello):
             await hub.hello(conn, msg)
         elif isinstance(msg, p.Join):
             await hub.join(conn, msg)
-        elif isinstance(msg, p.Offer | p.Answer | p.Candidate | p.Bye):
-            await hub.relay(conn, msg)
         elif isinstance(msg, p.Ping):
             await conn.send(p.serialize(p.Pong()))
         elif isinstance(msg, p.Leave):

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from signaling import protocol as p
 from signaling.backplane import Backplane
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SILENT, Connection
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SILENT, CLOSE_SLOW, Connection
 from signaling.echo import EchoPeers
 from signaling.presence import Presence
 from signaling.principal import Principal
@@ -250,8 +250,7 @@ class Hub:
             raise RoomError("unknown-peer", "no such peer in this room")
         if not target.connected:
             raise RoomError("peer-unavailable", "the peer's connection dropped; wait for it to rejoin")
-        frame = p.serialize(msg.model_copy(update={"from_": conn.peer_id}))
-        await self.backplane.publish_room(room.room_id, target.peer_id, frame)
+        await self.backplane.publish_room(room.room_id, target.peer_id, p.stamp_sender(msg, conn.peer_id))
 
     # --- backplane receiver -------------------------------------------------------------
 
@@ -352,20 +351,27 @@ class Hub:
         await self._heartbeat(mono)
 
     async def _heartbeat(self, mono: float) -> None:
-        silent, idle = [], []
+        silent, idle, slow = [], [], []
         for conn in self._conns.values():
+            if conn.sending and conn.expire_sends(mono):
+                slow.append(conn)
+                continue
             quiet = mono - conn.last_seen
             if quiet >= self.silence_timeout_seconds:
                 silent.append(conn)
             elif quiet >= self.heartbeat_seconds and mono - conn.last_ping >= self.heartbeat_seconds:
                 conn.last_ping = mono
                 idle.append(conn)
+        if not (silent or idle or slow):
+            return
         ping = p.serialize(p.Ping())
-        await asyncio.gather(
+        # In the background: a close or ping to a socket that does not read must not stall the ticker.
+        self._spawn(asyncio.gather(
+            *(c.close(CLOSE_SLOW, "too slow to receive") for c in slow),
             *(c.close(CLOSE_SILENT, "no heartbeat") for c in silent),
             *(c.send(ping) for c in idle),
             return_exceptions=True,
-        )
+        ))
 
 
 def _info(seat: Seat, *, polite: bool) -> p.PeerInfo:

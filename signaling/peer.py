@@ -65,11 +65,20 @@ class Participant:
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Condition()
+        # Bumped by start() and drop(): work begun for an older socket (a reader that aiortc kept
+        # busy past drop) must not touch the new session's peer connections or socket.
+        self._session = 0
 
     # --- connection ----------------------------------------------------------------------
 
     async def start(self) -> p.Joined:
-        """Connect, say hello, join the room and offer to everyone already there."""
+        """Connect, say hello, join the room and offer to everyone already there.
+
+        May be called again after `drop()` (a reconnect, perhaps to another instance via `url`):
+        frame counts restart with each new peer connection.
+        """
+        self._session += 1
+        session = self._session
         self.ws = await connect(self.url, additional_headers=self.headers, compression=None, open_timeout=10)
         await self._send(p.Hello(version=p.PROTOCOL_VERSION))
         await self._expect(p.Welcome)
@@ -78,20 +87,24 @@ class Participant:
         self.joined = joined
         if self.ice_servers is None:
             self.ice_servers = [s.model_dump(exclude_none=True) for s in joined.ice_servers]
-        self._reader = asyncio.create_task(self._read_forever())
+        self._reader = asyncio.create_task(self._read_forever(self.ws, session))
         for peer in joined.peers:
-            await self._offer_to(peer.peer_id)
+            await self._offer_to(peer.peer_id, session)
         return joined
 
     async def drop(self) -> None:
         """Lose the socket and all media without saying goodbye (a crashed tab, a dead line)."""
+        self._session += 1
         if self._reader is not None:
             self._reader.cancel()
             # aiortc may be mid-negotiation and slow to notice the cancel; never hang on it.
             await asyncio.wait({self._reader}, timeout=2)
+            self._reader = None
         if self.ws is not None:
             await self.ws.close()
         await self._close_pcs()
+        for task in list(self._tasks):  # frame counters of the closed peer connections
+            task.cancel()
 
     async def close(self) -> None:
         if self.ws is not None and self.ws.state.name == "OPEN":
@@ -148,17 +161,18 @@ class Participant:
                     raise SignalingRefused(msg)
                 if isinstance(msg, kind):
                     return msg
-                await self._dispatch(msg)
+                await self._dispatch(msg, self._session)
 
-    async def _read_forever(self) -> None:
-        assert self.ws is not None
+    async def _read_forever(self, ws: ClientConnection, session: int) -> None:
         with contextlib.suppress(Exception):
-            async for frame in self.ws:
-                await self._dispatch(p.parse(frame))
+            async for frame in ws:
+                if session != self._session:
+                    return
+                await self._dispatch(p.parse(frame), session)
 
-    async def _dispatch(self, msg: p.Message) -> None:
+    async def _dispatch(self, msg: p.Message, session: int) -> None:
         if isinstance(msg, p.Offer) and msg.from_:
-            await self._answer(msg.from_, msg.sdp)
+            await self._answer(msg.from_, msg.sdp, session)
         elif isinstance(msg, p.Answer) and msg.from_ in self.pcs:
             await self.pcs[msg.from_].setRemoteDescription(RTCSessionDescription(sdp=msg.sdp, type="answer"))
         elif isinstance(msg, p.Candidate) and msg.from_ in self.pcs and msg.candidate is not None:
@@ -217,18 +231,35 @@ class Participant:
                 await track.recv()
                 counter[track.kind] += 1
 
-    async def _offer_to(self, peer_id: str) -> None:
+    async def _offer_to(self, peer_id: str, session: int) -> None:
         await self._close_pc(peer_id)
+        if session != self._session:
+            return
         pc = self._new_pc(peer_id)
         await pc.setLocalDescription(await pc.createOffer())
+        if await self._stale(peer_id, pc, session):
+            return
         await self._send(p.Offer(to=peer_id, sdp=pc.localDescription.sdp))
 
-    async def _answer(self, peer_id: str, sdp: str) -> None:
+    async def _answer(self, peer_id: str, sdp: str, session: int) -> None:
         await self._close_pc(peer_id)
+        if session != self._session:
+            return
         pc = self._new_pc(peer_id)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         await pc.setLocalDescription(await pc.createAnswer())
+        if await self._stale(peer_id, pc, session):
+            return
         await self._send(p.Answer(to=peer_id, sdp=pc.localDescription.sdp))
+
+    async def _stale(self, peer_id: str, pc: RTCPeerConnection, session: int) -> bool:
+        """True (and `pc` closed) if the socket this negotiation began on was dropped meanwhile."""
+        if session == self._session:
+            return False
+        if self.pcs.get(peer_id) is pc:
+            del self.pcs[peer_id]
+        await pc.close()
+        return True
 
     async def _close_pc(self, peer_id: str) -> None:
         pc = self.pcs.pop(peer_id, None)

@@ -8,6 +8,7 @@ peer id in `from` (whatever the client put there is overwritten, never trusted).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -226,3 +227,13 @@ def parse(text: str | bytes) -> Message:
 def serialize(message: _Message) -> str:
     """Encode one message; `from_` goes out as `from`, unset optional fields are kept explicit."""
     return message.model_dump_json(by_alias=True)
+
+
+_WITHOUT_FROM = {"from_"}
+
+
+def stamp_sender(message: RelayedMessage, sender: str) -> str:
+    """Encode a relayed message with `from` set to the sender (whatever the client put there is
+    dropped); like `serialize(message.model_copy(update={"from_": sender}))` at half the cost."""
+    body = message.model_dump_json(by_alias=True, exclude=_WITHOUT_FROM)
+    return '{"from":' + json.dumps(sender) + "," + body[1:]

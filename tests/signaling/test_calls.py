@@ -55,6 +55,29 @@ async def test_dropped_peer_rejoins_within_grace_and_media_flows_again(server: S
         await asyncio.gather(counter.close(), interpreter.close(), again.close())
 
 
+async def test_the_same_participant_object_rejoins_after_drop_and_media_flows(server: Server) -> None:
+    """A Participant reused after drop() (a reconnect) rejoins its seat; media flows both ways again."""
+    server.open_room("call-2b")
+    counter = server.participant("call-2b", "counter", 1)
+    interpreter = server.participant("call-2b", "interpreter", 2)
+    try:
+        await counter.start()
+        first = await interpreter.start()
+        counter_peer = first.peers[0].peer_id
+        await counter.wait_frames(first.peer_id, audio=5, video=5)
+        old_pc = counter.pcs[first.peer_id]
+        await interpreter.drop()
+        second = await interpreter.start()
+        assert second.rejoined and second.peer_id == first.peer_id
+        await interpreter.wait_frames(counter_peer, audio=5, video=5)
+        async with asyncio.timeout(10):  # the counter answers the rejoiner on a fresh connection
+            while counter.pcs.get(first.peer_id) in (None, old_pc):
+                await asyncio.sleep(0.02)
+        await counter.wait_frames(first.peer_id, audio=5, video=5)
+    finally:
+        await asyncio.gather(counter.close(), interpreter.close())
+
+
 async def test_third_participant_joins_and_a_fourth_is_refused(server: Server) -> None:
     """A guest joins counter and interpreter and connects to both; a fourth joiner is refused."""
     server.open_room("call-3")

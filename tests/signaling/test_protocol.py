@@ -74,6 +74,21 @@ def test_relayed_messages_serialise_from_as_from() -> None:
     assert json.loads(p.serialize(offer))["from"] == "a"
 
 
+@pytest.mark.parametrize("frame", [
+    '{"type": "offer", "to": "b", "from": "forged", "sdp": "v=0"}',
+    '{"type": "candidate", "to": "b", "candidate": {"candidate": "candidate:1 1 udp 1 192.0.2.1 9 typ host"}}',
+    '{"type": "candidate", "to": "b", "candidate": null}',
+    '{"type": "bye", "to": "b"}',
+])
+def test_stamp_sender_equals_serialising_a_copy_with_from_set(frame: str) -> None:
+    """The relay's fast stamp gives the same message as a model copy with `from` replaced, forgery dropped."""
+    msg = p.parse(frame)
+    assert isinstance(msg, p.Offer | p.Answer | p.Candidate | p.Bye)
+    stamped = p.stamp_sender(msg, 'pe"er')
+    assert json.loads(stamped) == json.loads(p.serialize(msg.model_copy(update={"from_": 'pe"er'})))
+    assert p.parse(stamped) == msg.model_copy(update={"from_": 'pe"er'})
+
+
 def test_docs_show_a_valid_example_of_every_message() -> None:
     """docs/signaling.md has a JSON example for every type, and each one parses."""
     import re
