@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.enums import InterpreterStatus, RequestMode, RequestStatus
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language.models import Language
+from broker.ledger.models import LedgerEntry
 from broker.request.dispatch import WAITING
 from broker.request.models import InterpretingRequest
 from broker.request.schemas import LanguageTierRead, RequestRead, Tier
@@ -26,6 +27,7 @@ from broker.user.models import User
 
 HISTORY = 50
 HISTORY_DAYS = 30
+OFFICE_USAGE_DAYS = 90
 BUSY = (InterpreterStatus.OFFERED, InterpreterStatus.IN_SESSION, InterpreterStatus.WRAP_UP)
 
 
@@ -81,12 +83,24 @@ async def _interpreter_counts(db: AsyncSession,
     return {code: (int(n), int(o or 0), int(a or 0)) for code, n, o, a in (await db.execute(stmt)).all()}
 
 
-async def tiers(*, db: AsyncSession, now: datetime) -> list[LanguageTierRead]:
-    """For every active language: is someone online now, and how long one typically waits."""
+async def office_requests(*, db: AsyncSession, office_id: int | None, now: datetime) -> dict[str, int]:
+    """How often the office asked for each language in the last `OFFICE_USAGE_DAYS` days (from the ledger)."""
+    if office_id is None:
+        return {}
+    stmt = (select(LedgerEntry.language_code, func.count())
+            .where(LedgerEntry.office_id == office_id,
+                   LedgerEntry.requested_at >= now - timedelta(days=OFFICE_USAGE_DAYS))
+            .group_by(LedgerEntry.language_code))
+    return {code: int(n) for code, n in (await db.execute(stmt)).all()}
+
+
+async def tiers(*, db: AsyncSession, now: datetime, office_id: int | None = None) -> list[LanguageTierRead]:
+    """For every active language: is someone online now, how long one typically waits, how often the office asks."""
     languages = (await db.execute(select(Language).where(Language.active.is_(True))
                                   .order_by(Language.name_de))).scalars()
     counts = await _interpreter_counts(db)
     waits = await typical_waits(db=db, now=now)
+    usage = await office_requests(db=db, office_id=office_id, now=now)
     result = []
     for language in languages:
         registered, online, available = counts.get(language.code, (0, 0, 0))
@@ -95,7 +109,7 @@ async def tiers(*, db: AsyncSession, now: datetime) -> list[LanguageTierRead]:
             language_code=language.code, name_de=language.name_de, name_en=language.name_en,
             name_native=language.name_native, tier=tier, interpreters_registered=registered,
             interpreters_online=online, interpreters_available=available,
-            typical_wait_seconds=waits.get(language.code)))
+            typical_wait_seconds=waits.get(language.code), office_requests=usage.get(language.code, 0)))
     return result
 
 

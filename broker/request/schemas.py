@@ -149,3 +149,5 @@ class LanguageTierRead(BaseModel):
     interpreters_online: int
     interpreters_available: int
     typical_wait_seconds: int | None
+    office_requests: int = Field(0, description="Requests from the caller's own office in the last 90 days "
+                                 "(ledger rows of every outcome); 0 for roles without an office")

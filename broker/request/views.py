@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow
+from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow, office_scope
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.database import utcnow
@@ -136,6 +136,6 @@ async def create_guest_link(request_id: IdPath, db: SessionDep, user: CurrentUse
 
 
 @tiers_router.get("/tiers", response_model=list[LanguageTierRead], dependencies=[Depends(allow(*EVERY_ROLE))])
-async def language_tiers(db: SessionDep) -> list[LanguageTierRead]:
-    """For every language: interpreters online now and the typical wait."""
-    return await estimate.tiers(db=db, now=utcnow())
+async def language_tiers(db: SessionDep, user: CurrentUser) -> list[LanguageTierRead]:
+    """For every language: interpreters online now, the typical wait and how often my office asked."""
+    return await estimate.tiers(db=db, now=utcnow(), office_id=office_scope(user))

@@ -17,10 +17,11 @@ from broker.app import create_app
 from broker.auth import service as auth_service
 from broker.config import Settings
 from broker.database import utcnow
-from broker.enums import InterpreterStatus, OfferStatus, Qualification, RequestStatus, Role
+from broker.enums import InterpreterStatus, OfferStatus, Qualification, RequestMode, RequestStatus, Role
 from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
 from broker.request import realtime
+from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
 from broker.request.scheduled import Dispatcher
 from broker.user.models import User
@@ -121,19 +122,23 @@ async def check_invariants(db: AsyncSession) -> None:
     assert len({o.interpreter_id for o in live}) == len(live), "an interpreter in two sessions"
     pending = [o for o in offers if o.status is OfferStatus.PENDING]
     assert len({o.interpreter_id for o in pending}) == len(pending), "an interpreter with two pending offers"
+    booked_live = {r.interpreter_id for r in requests.values()
+                   if r.mode is RequestMode.BOOKED and r.status is RequestStatus.CONNECTED}
     for uid, profile in profiles.items():
         mine_pending = [o for o in pending if o.interpreter_id == uid]
         mine_live = [o for o in live if o.interpreter_id == uid]
         assert not (mine_pending and mine_live), "an offer to a busy interpreter"
         assert (profile.status is InterpreterStatus.OFFERED) == bool(mine_pending), (uid, profile.status)
-        assert (profile.status is InterpreterStatus.IN_SESSION) == bool(mine_live), (uid, profile.status)
+        assert (profile.status is InterpreterStatus.IN_SESSION) == bool(mine_live or uid in booked_live), (
+            uid, profile.status)
     for request in requests.values():
         mine = [o for o in pending if o.request_id == request.id]
         if request.status is RequestStatus.OFFERED:
             assert mine, f"request {request.id} offered without a pending offer"
         else:
             assert not mine, f"request {request.id} is {request.status} but has pending offers"
-        if request.status in (RequestStatus.ACCEPTED, RequestStatus.CONNECTED):
+        on_demand_call = request.mode is RequestMode.ON_DEMAND and request.status in request_service.IN_CALL
+        if on_demand_call:
             assert [o.interpreter_id for o in accepted.get(request.id, [])] == [request.interpreter_id]
     ledger_ids = [e.request_id for e in ledger if e.request_id is not None]
     assert len(ledger_ids) == len(set(ledger_ids)), "two ledger rows for one request"

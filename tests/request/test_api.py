@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import DispatchStrategy, Settings
 from broker.database import utcnow
-from broker.enums import LedgerOutcome, OfferStatus, Qualification
+from broker.enums import LedgerOutcome, Media, OfferStatus, OfficeKind, Qualification, RequestMode
 from broker.ledger.models import LedgerEntry
 from broker.request.models import Offer
+from broker.request.wiring import make_current_state
 from tests.request.conftest import Api, add_interpreter, check_invariants, snapshot
 
 
@@ -187,3 +188,38 @@ async def test_status_switch_and_tiers(api: Api, db: AsyncSession) -> None:
     refused = await api.client.put("/api/interpreter/status", json={"status": "away"},
                                    headers=api.world.auth("caseworker_a"))
     assert refused.status_code == 403
+
+
+async def test_offer_event_names_office_kind_language_and_purpose_only(api: Api, db: AsyncSession) -> None:
+    """The offer an interpreter sees carries the office kind, language and purpose — no names, no office."""
+    interpreter = await add_interpreter(db, "amal", world=api.world)
+    request_id = (await api.create()).json()["id"]
+    [offer] = api.rt.of(interpreter.id, "offer")
+    assert offer["office_kind"] == "immigration_office" and offer["language_code"] == "ar"
+    assert offer["purpose"] == "residence_permit" and offer["request_id"] == request_id
+    assert set(offer) == {"type", "offer_id", "request_id", "office_kind", "language_code", "purpose", "media",
+                          "priority", "mode", "expires_at"}
+    replayed = await make_current_state(api.sessionmaker, api.rt)(interpreter.id)
+    assert [e["office_kind"] for e in replayed if e["type"] == "offer"] == ["immigration_office"]
+
+
+async def test_tiers_count_the_own_offices_requests_of_the_last_90_days(api: Api, db: AsyncSession) -> None:
+    """Tiers report per language how often the caller's office asked in 90 days; other offices do not count."""
+    now = utcnow()
+
+    def row(office_id: int, code: str, days_ago: int) -> LedgerEntry:
+        at = now - timedelta(days=days_ago)
+        return LedgerEntry(office_id=office_id, office_kind=OfficeKind.IMMIGRATION_OFFICE, district_ags="16051",
+                           language_code=code, purpose="other", mode=RequestMode.ON_DEMAND, media=Media.VIDEO,
+                           requested_at=at, ended_at=at, outcome=LedgerOutcome.COMPLETED)
+
+    office_a, office_b = api.world.office_a.id, api.world.office_b.id
+    db.add_all([row(office_a, "ar", 1), row(office_a, "ar", 89), row(office_a, "fa", 3), row(office_a, "uk", 91),
+                row(office_b, "uk", 1)])
+    await db.commit()
+    tiers = {t["language_code"]: t["office_requests"] for t in (await api.client.get(
+        "/api/languages/tiers", headers=api.world.auth("caseworker_a"))).json()}
+    assert tiers == {"ar": 2, "fa": 1, "uk": 0, "gsg": 0}
+    other = {t["language_code"]: t["office_requests"] for t in (await api.client.get(
+        "/api/languages/tiers", headers=api.world.auth("caseworker_b"))).json()}
+    assert other["uk"] == 1 and other["ar"] == 0
