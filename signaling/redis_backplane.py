@@ -9,7 +9,15 @@ at the programme's scale (a few hundred sockets) that is cheaper than per-user c
 Liveness needs no heartbeat keys: each instance names its Redis connections `vd-<id>`, and
 an instance whose subscriber connection is gone from `CLIENT LIST` has died (the kernel
 closes a killed process's sockets at once). The room directory (signaling/cluster.py)
-uses that to free a dead instance's seats within a second.
+uses that to free a dead instance's seats within a second, and exactly one survivor claims
+the dead instance's users (its `<prefix>:presence:<id>` set, read and deleted atomically):
+they stay online there for one grace period and are then reported offline by it, unless
+they reconnected somewhere meanwhile. A gracefully stopped instance leaves its set behind
+for the same claim.
+
+Presence listeners (the broker's "interpreter offline") fire for a cluster-wide transition
+only: an instance that publishes "offline" decides when its own message comes back over the
+bus, in the one order every instance sees, whether anyone else still holds the user.
 
 Redis loss: publishing fails fast (frames are dropped, clients renegotiate), the reader
 reconnects with backoff and then asks the hub to publish its state again.
