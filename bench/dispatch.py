@@ -13,6 +13,8 @@ Per run: `offer_p50_ms`/`offer_p99_ms` (POST /api/requests sent → offer event 
 `requests`, `lost` (created but never accepted, or not ended by the end of the run),
 `doubled` (two accepts or two rooms for one request, from the client's view and the DB's).
 The last line is one JSON object `{"runs": [...]}`. Loopback only; bounded in count and time.
+With `VD_BENCH_PYSPY=<dir>` (py-spy installed in the venv) the server is sampled during the
+request phase and the raw stacks land in that directory.
 """
 
 from __future__ import annotations
