@@ -63,6 +63,9 @@ class RedisBackplane:
         self._redis: Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._quiet_until = 0.0  # after (re)connecting, let the others reconnect before judging them
+        # Checked by the loops besides cancelling them: redis-py can swallow a cancellation that
+        # lands inside a command, and a loop that missed it would keep stop() waiting for ever.
+        self._stopping = False
 
     @property
     def redis(self) -> Redis:
@@ -76,6 +79,7 @@ class RedisBackplane:
 
     async def start(self, receiver: BackplaneReceiver) -> None:
         self._receiver = receiver
+        self._stopping = False
         self._redis = Redis.from_url(
             self.url, decode_responses=True, client_name=f"{NAME_PREFIX}{self.instance_id}",
             socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
@@ -91,9 +95,13 @@ class RedisBackplane:
     async def stop(self, receiver: BackplaneReceiver) -> None:
         if receiver is self._receiver:
             self._receiver = None
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            if pending:
+                log.warning("Redis backplane tasks did not stop in time", extra={"instance_id": self.instance_id})
         self._tasks = []
         if self._redis is not None:
             # The presence set stays (for a while): a surviving instance claims our users as it
@@ -152,7 +160,7 @@ class RedisBackplane:
     async def _read_forever(self) -> None:
         delay = 0.1
         first = True
-        while True:
+        while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
@@ -164,7 +172,7 @@ class RedisBackplane:
                         await self.on_reconnect()
                 await self._sync_presence()
                 first, delay = False, 0.1
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         await self._dispatch(message["data"])
@@ -210,7 +218,7 @@ class RedisBackplane:
                 await self._receiver.deliver_presence(instance, user_id, True)
 
     async def _watch_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.watch_seconds)
             if not self.connected.is_set() or time.monotonic() < self._quiet_until or not self.known_instances:
                 continue
