@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: run test bench lint venv chromium postgres redis clean
 
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || $(PYTHON) -m venv --clear $(VENV)
 	@echo "Installing packages into $(VENV) …"
 	@$(BIN)/pip install -q --upgrade pip
 	@$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
