@@ -153,12 +153,11 @@ async def test_two_concurrent_bookings_for_one_slot(client: httpx.AsyncClient, i
     assert count == 1
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_exclusion_constraint_gives_the_same_409(client: httpx.AsyncClient, interpreters: World,
                                                        db: AsyncSession, backend: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """On PostgreSQL the database refuses an overlapping confirmed booking; the API says 409 naming the slot."""
-    if backend != "postgresql":
-        pytest.skip("exclusion constraints exist on PostgreSQL only")
     world = interpreters
     target = world.users["interpreter_2"].id
     start = at(working_day(), 10)
