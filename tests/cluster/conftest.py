@@ -22,17 +22,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from broker.config import Settings
 from broker.migrate import upgrade
 from signaling.cluster import ClusterHub
 from signaling.redis_backplane import RedisBackplane
-from signaling.views import router
 from tests.conftest import PG_URL, free_port, require_or_skip
-from tests.signaling.conftest import Server, authenticate, make_settings
+from tests.signaling.conftest import Server, authenticate, make_settings, serve_hub
 
 SECRET = "cluster-test-secret-key-0123456789abcdefghij"
 VENV_BIN = Path(sys.executable).parent
@@ -132,30 +129,8 @@ async def cluster_server(redis_url: str, **settings: Any) -> AsyncIterator[Serve
     """The signalling router with a ClusterHub over Redis, on a free loopback port."""
     hub = ClusterHub(settings=make_settings(**settings), backplane=RedisBackplane(redis_url, watch_seconds=0.2),
                      authenticate=authenticate)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.hub = hub
-        await hub.start()
-        try:
-            yield
-        finally:
-            await hub.stop()
-
-    app = FastAPI(lifespan=lifespan)
-    app.include_router(router)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-                                           ws_per_message_deflate=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.01)
-    try:
-        yield Server(hub, app, server)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with serve_hub(hub, ws_max_size=16 * 1024 * 1024) as server:
+        yield server
 
 
 # --- subprocesses: `videodolmetschen serve` -----------------------------------------------

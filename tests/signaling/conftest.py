@@ -83,20 +83,8 @@ class Server:
 
 
 @asynccontextmanager
-async def run_server(
-    *,
-    backplane: InMemoryBackplane | None = None,
-    current_state: Callable[[int], Awaitable[list[dict[str, Any]]]] | None = None,
-    settings: dict[str, Any] | None = None,
-    **hub_kwargs: Any,
-) -> AsyncIterator[Server]:
-    hub = Hub(
-        settings=make_settings(**(settings or {})),
-        backplane=backplane or InMemoryBackplane(),
-        authenticate=authenticate,
-        current_state=current_state,
-        **hub_kwargs,
-    )
+async def serve_hub(hub: Hub, *, ws_max_size: int = 256 * 1024) -> AsyncIterator[Server]:
+    """The signalling router around `hub`, under uvicorn on a free loopback port."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,7 +99,7 @@ async def run_server(
     app.include_router(router)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
-        ws_per_message_deflate=False, ws_max_size=256 * 1024,
+        ws_per_message_deflate=False, ws_max_size=ws_max_size,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -124,6 +112,25 @@ async def run_server(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@asynccontextmanager
+async def run_server(
+    *,
+    backplane: InMemoryBackplane | None = None,
+    current_state: Callable[[int], Awaitable[list[dict[str, Any]]]] | None = None,
+    settings: dict[str, Any] | None = None,
+    **hub_kwargs: Any,
+) -> AsyncIterator[Server]:
+    hub = Hub(
+        settings=make_settings(**(settings or {})),
+        backplane=backplane or InMemoryBackplane(),
+        authenticate=authenticate,
+        current_state=current_state,
+        **hub_kwargs,
+    )
+    async with serve_hub(hub) as server:
+        yield server
 
 
 @pytest.fixture
