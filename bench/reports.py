@@ -37,36 +37,14 @@ import broker.models  # noqa: E402, F401 - every mapper, for relationship resolu
 from broker.config import Settings  # noqa: E402
 from broker.database import make_engine, make_sessionmaker  # noqa: E402
 from broker.enums import OfficeKind  # noqa: E402
+from broker.ledger.models import LedgerEntry  # noqa: E402
 from broker.migrate import upgrade  # noqa: E402
 from broker.report import export, planning, service  # noqa: E402
 from broker.report.history import LANGUAGE_WEIGHTS, Dimensions, iter_ledger_rows  # noqa: E402
 from broker.report.schemas import Grouping, PlanningParams, ReportFilters  # noqa: E402
 
-COLUMNS = [
-    "request_id",
-    "office_id",
-    "office_kind",
-    "district_ags",
-    "language_code",
-    "purpose",
-    "mode",
-    "media",
-    "requested_at",
-    "local_month",
-    "local_how",
-    "first_offered_at",
-    "accepted_at",
-    "connected_at",
-    "ended_at",
-    "wait_seconds",
-    "talk_seconds",
-    "outcome",
-    "offers_made",
-    "interpreter_id",
-    "rating",
-    "problems",
-    "late_cancellation",
-]
+# Every ledger column but the generated id, in table order (COPY and INSERT use this list).
+COLUMNS = [c.name for c in LedgerEntry.__table__.columns if c.name != "id"]
 AT = COLUMNS.index("requested_at")
 END = datetime(2026, 1, 1, tzinfo=UTC)
 GROUPING = [Grouping.LANGUAGE, Grouping.OFFICE, Grouping.MONTH]
