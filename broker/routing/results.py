@@ -68,7 +68,7 @@ class SimulationResult:
     # cells[language][hour_of_week]; hour 0 = Monday 00:00-01:00 local
     cells: dict[str, list[Cell]]
     interpreters: list[InterpreterLoad]
-    waits: array  # type: ignore[type-arg]  # one float per on-demand request, unfilled = max wait
+    waits: array[float]  # one float per on-demand request, unfilled = max wait
     office_kinds: dict[str, Cell] = field(default_factory=dict)
     booked: int = 0
     booked_missed: int = 0  # no speaker free within the no-show window

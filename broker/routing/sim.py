@@ -26,6 +26,7 @@ import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from broker.routing.compiled import CompiledScenario, compile_scenario
 from broker.routing.policy import Candidate, PoolSnapshot, RoutingPolicy, rank
@@ -136,7 +137,7 @@ class _Engine:
         # Per language: free speakers by booked talk so far (bookings go to the least booked).
         self.booking_heap: list[list[tuple[float, int, int]]] = [[] for _ in range(n_lang)]
         self.handle = [t + self.s.wrap_up_seconds for t in compiled.talk_seconds]
-        self.heap: list[tuple[float, int, int, object]] = []
+        self.heap: list[tuple[float, int, int, Any]] = []
         self.seq = 0
         self.cells = {code: [Cell() for _ in range(HOURS_PER_WEEK)] for code in compiled.codes}
         self.cell_rows = [self.cells[code] for code in compiled.codes]
@@ -146,7 +147,7 @@ class _Engine:
         self.booked = self.booked_missed = self.callbacks_made = self.callbacks_answered = 0
 
     # ------------------------------------------------------------------ helpers
-    def push(self, at: float, kind: int, payload: object) -> None:
+    def push(self, at: float, kind: int, payload: Any) -> None:
         self.seq += 1
         heapq.heappush(self.heap, (at, self.seq, kind, payload))
 
@@ -423,26 +424,26 @@ class _Engine:
             if t >= horizon and kind in (ARRIVAL, BOOKING, DAY_START):
                 continue  # no new work after the horizon; what is under way runs to its end
             events += 1
+            if events > max_events:
+                raise SimulationLimitError(f"more than {max_events} simulated events")
             if events & 0x3FFF == 0:
-                if events > max_events:
-                    raise SimulationLimitError(f"more than {max_events} simulated events")
                 if time.perf_counter() - started > max_wall_seconds:
                     raise SimulationLimitError(f"more than {max_wall_seconds:g} s of wall-clock time")
             if kind == ARRIVAL:
                 self.arrival(t)
             elif kind == RESPONSE:
-                i, token, answer = payload  # type: ignore[misc]
+                i, token, answer = payload
                 self.response(i, token, answer, t)
             elif kind == DEADLINE:
-                request: _Request = payload  # type: ignore[assignment]
+                request: _Request = payload
                 if not request.done:
                     self.finish(request, t, EXPIRE)
             elif kind == CALL_END:
-                i = payload  # type: ignore[assignment]
+                i = payload
                 self.status[i] = WRAP
                 self.push(t + s.wrap_up_seconds, WRAP_END, i)
             elif kind == WRAP_END or kind == BOOK_END:
-                i = payload  # type: ignore[assignment]
+                i = payload
                 self.status[i] = WRAP
                 if s.break_minutes > 0 and self.session_talk[i] >= s.max_session_minutes * 60:
                     self.session_talk[i] = 0.0
@@ -452,18 +453,18 @@ class _Engine:
                     self.idle_since[i] = t
                     self.become_available(i, t)
             elif kind == BREAK_END:
-                self.idle_since[payload] = t  # type: ignore[index]
-                self.become_available(payload, t)  # type: ignore[arg-type]
+                self.idle_since[payload] = t
+                self.become_available(payload, t)
             elif kind == ON:
-                self.presence_on(payload, t)  # type: ignore[arg-type]
+                self.presence_on(payload, t)
             elif kind == OFF:
-                self.presence_off(payload, t)  # type: ignore[arg-type]
+                self.presence_off(payload, t)
             elif kind == DAY_START:
-                self.day_start(payload, t, horizon)  # type: ignore[arg-type]
+                self.day_start(payload, t, horizon)
             elif kind == BOOKING:
                 self.booking(t)
             elif kind == ABANDON:
-                abandoning: _Request = payload  # type: ignore[assignment]
+                abandoning: _Request = payload
                 if not abandoning.done:
                     self.finish(abandoning, t, DECLINE)
         self.booked_missed += sum(len(waits) for waits in self.booking_waits)
