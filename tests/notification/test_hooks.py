@@ -36,7 +36,8 @@ async def test_booking_event_gives_one_row_per_recipient(db: AsyncSession, world
     """A confirmed booking for caseworker and interpreter writes two rows; realtime-only kinds none."""
     recipients = (world.users["caseworker_a"].id, world.users["interpreter"].id)
     payload = {**booking(world), "start": START, "end": START + timedelta(hours=1)}
-    await hooks.on_booking_event(db, Event("booking_confirmed", recipients, payload, calendar=frozenset(recipients[1:])))
+    confirmed = Event("booking_confirmed", recipients, payload, calendar=frozenset(recipients[1:]))
+    await hooks.on_booking_event(db, confirmed)
     await hooks.on_booking_event(db, Event("booking_room_open", recipients, payload))
     await db.commit()
     found = await rows(db)
