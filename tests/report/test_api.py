@@ -192,7 +192,7 @@ async def test_other_exports_read_back(client: httpx.AsyncClient, ledger: Ledger
             "/api/reports/planning/export", params={"from": "2025-01-06", "to": "2025-01-12"}, headers=auth
         )
     ).text
-    assert [r["need"] for r in csv.DictReader(io.StringIO(plan))] == ["2", "1", "1"]
+    assert [r["need"] for r in csv.DictReader(io.StringIO(plan))] == ["2.0", "1.0", "1.0"]
 
 
 async def test_dashboard_has_tables_and_plotly_figures(client: httpx.AsyncClient, ledger: Ledger) -> None:
