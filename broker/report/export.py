@@ -38,6 +38,7 @@ FIGURE_COLUMNS = (
     "sessions_on_demand",
     "sessions_booked",
     "waits_measured",
+    "waits_censored",
     "wait_median_s",
     "wait_p90_s",
     "fill_rate",
@@ -60,6 +61,7 @@ COUNT_COLUMNS = frozenset(
         "sessions_on_demand",
         "sessions_booked",
         "waits_measured",
+        "waits_censored",
         "unmet",
         "no_shows",
         "late_cancellations",
@@ -70,8 +72,8 @@ COUNT_COLUMNS = frozenset(
 # A derived figure is hidden when any count it is computed from is hidden.
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "talk_minutes": ("sessions",),
-    "wait_median_s": ("waits_measured",),
-    "wait_p90_s": ("waits_measured",),
+    "wait_median_s": ("waits_measured", "waits_censored"),
+    "wait_p90_s": ("waits_measured", "waits_censored"),
     "fill_rate": ("sessions", "demand"),
     "unmet_share": ("unmet", "demand"),
     "mean_rating": ("ratings",),
