@@ -85,6 +85,8 @@ class UsageFigures(BaseModel):
     sessions_on_demand: int = 0
     sessions_booked: int = 0
     waits_measured: int = 0
+    # Unfilled on-demand requests, in the wait percentiles at the maximum wait they reached.
+    waits_censored: int = 0
     wait_median_s: float | None = None
     wait_p90_s: float | None = None
     fill_rate: float | None = None
