@@ -100,10 +100,21 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
                         headers=exc.headers)
 
 
+def _encodable(value: Any) -> Any:
+    """Echoed input with lone surrogates escaped: UTF-8 cannot encode them, the reply would be a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    return value
+
+
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 shape plus `code` and a one-line `message` naming every offending field."""
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors())
+    errors = _encodable(jsonable_encoder(exc.errors()))
     parts = [f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}" for err in errors]
     message = "Ungültige Eingabe / Invalid input — " + "; ".join(parts[:5])
     return JSONResponse(status_code=422, content={"detail": errors, "code": "invalid", "message": message})
