@@ -1,6 +1,6 @@
 // "Termin buchen": free slots of a day for the chosen language (interpreters proposed per slot
 // by /api/bookings/proposals), then book the chosen slot (proposed interpreter or automatic).
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
 import { fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
 
@@ -76,7 +76,7 @@ function showProposals(slot, duration, { chosen = "", focus = true } = {}) {
       $("#booking-proposals").replaceChildren();
       document.body.dataset.booking = String(booking.id);
     } catch (error) {
-      say(() => t("error.with_detail", { detail: error.message }), "error");
+      say(() => errorText(error), "error");
     }
   });
   $("#booking-proposals").replaceChildren(form);

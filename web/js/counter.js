@@ -1,7 +1,7 @@
 // The counter (caseworker): choose language and purpose, "interpret now" or book, wait, talk,
 // rate. The request id and the call's join information survive a reload (sessionStorage), and
 // the server replays the current state after the socket's hello.
-import { api, newIdempotencyKey } from "./api.js";
+import { api, errorText, newIdempotencyKey } from "./api.js";
 import { $, showStatus } from "./dom.js";
 import { languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
@@ -118,7 +118,7 @@ async function interpretNow(event) {
     remember({ id: request.id, media: request.media, language: state.language.code });
     showWaiting(request);
   } catch (error) {
-    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#counter-status"), errorText(error), "error");
   }
 }
 
@@ -217,7 +217,7 @@ async function submitRating(event) {
     if (saved) await api(`/api/requests/${saved.id}/rating`, { method: "POST", body: { rating: Number(rating.value), problems } });
     showStatus($("#counter-status"), t("rating.thanks"), "ok");
   } catch (error) {
-    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#counter-status"), errorText(error), "error");
     return;
   }
   finishRequest(form);
@@ -256,7 +256,7 @@ function wire() {
     try {
       const request = await api(`/api/requests/${saved.id}/callback`, { method: "POST" });
       showWaiting(request);
-    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+    } catch (error) { showStatus($("#counter-status"), errorText(error), "error"); }
   });
   const book = () => openBooking({ language: state.language, body: requestBody, show: section, status: $("#counter-status") });
   $("#book-open").addEventListener("click", () => {
@@ -273,7 +273,7 @@ function wire() {
       const link = await api(`/api/requests/${saved.id}/guest-link`, { method: "POST" });
       $("#guest-url").value = link.url;
       $("#guest-url").select();
-    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+    } catch (error) { showStatus($("#counter-status"), errorText(error), "error"); }
   });
   signal.addEventListener("event", onEvent);
   signal.addEventListener("welcome", () => refreshRequest());
