@@ -41,6 +41,10 @@ function showWrapUp(until) {
   clearInterval(state.wrapTimer);
   const box = $("#wrapup");
   const first = box.hidden;
+  // A later read without the end time (GET status) keeps the end the event told us.
+  if (until) state.wrapUntil = until;
+  else if (first) state.wrapUntil = null;
+  until = state.wrapUntil;
   box.hidden = false;
   document.body.dataset.view = "wrapup";
   const deadline = until ? new Date(until).getTime() : null;
