@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page
@@ -39,7 +38,8 @@ IN_VIEW = """(selector) => {
   const r = node.getBoundingClientRect();
   const inside = r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 &&
     r.bottom <= window.innerHeight + 0.5 && r.right <= window.innerWidth + 0.5;
-  return inside ? "" : `${selector}: ${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}x${Math.round(r.height)}`;
+  const box = [r.left, r.top, r.width, r.height].map(Math.round).join(",");
+  return inside ? "" : `${selector}: ${box}`;
 }"""
 
 
@@ -92,7 +92,8 @@ async def test_a_whole_call_as_both_people_see_it(web: Web, world: World, artifa
     assert await interpreter.page.get_attribute("#status-available", "aria-pressed") == "false"
     # The card leads with the language, big; then one fact a line; focus on the dialog, not on "Annehmen".
     assert (await interpreter.page.locator("#offer-language").inner_text()).startswith("Arabisch")
-    big = await interpreter.page.evaluate("parseFloat(getComputedStyle(document.querySelector('#offer-language')).fontSize)")
+    big = await interpreter.page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('#offer-language')).fontSize)")
     assert big >= 28
     facts = await interpreter.page.locator("#offer-details dt").all_inner_texts()
     assert facts[:4] == ["Stelle", "Anliegen", "Art", "Anlass"]
@@ -135,3 +136,54 @@ async def test_a_whole_call_as_both_people_see_it(web: Web, world: World, artifa
     assert await focused(interpreter.page) == "presence-h"
     for person in (counter, interpreter):
         assert [e for e in person.errors if "favicon" not in e] == []
+
+
+async def test_picker_choice_estimate_unfilled_and_cancel_agree_with_the_server(
+    web: Web, world: World, sessionmaker: async_sessionmaker[AsyncSession], artifacts_dir: Path
+) -> None:
+    """Typed-and-highlighted is chosen; the wait line matches the picker; unfilled stops searching; cancel is true."""
+    interpreter = await web.person("interpreter")
+    counter = await web.person("caseworker_a")
+    await counter.page.set_viewport_size(SIZES["desktop"])
+    await interpreter_available(interpreter.page, web.url("/interpreter.html"))
+    page = counter.page
+    await page.goto(web.url("/counter.html"))
+    await page.wait_for_function("document.body.dataset.loaded === '1' && window.__vd.signal.state === 'open'")
+    combo = page.get_by_role("combobox", name="Sprache")
+    assert await combo.get_attribute("aria-expanded") == "false"
+    assert await page.locator("#lang-list").get_attribute("tabindex") == "-1"  # the list is no tab stop
+    await combo.fill("arab")
+    assert await combo.get_attribute("aria-expanded") == "true"
+    option = page.locator("#lang-opt-ar")
+    assert await option.get_attribute("aria-selected") == "true"  # highlighted, and that is all it means
+    assert "jetzt verfügbar" in await option.inner_text()
+    # No Enter: the highlighted match is what "Jetzt dolmetschen" asks for.
+    await page.get_by_role("button", name="Jetzt dolmetschen").click()
+    await page.wait_for_function("document.body.dataset.view === 'waiting'")
+    assert await page.locator("#waiting-language").inner_text() == "Sprache: Arabisch"
+    assert await page.get_by_text("Bitte zuerst eine Sprache wählen").count() == 0
+    estimate = await page.locator("#waiting-estimate").inner_text()
+    assert "nicht schätzen" not in estimate, estimate
+    assert await axe_check(page, "screens-counter-waiting", artifacts_dir) == []
+
+    # The only interpreter declines and steps away: after the maximum wait nobody is free.
+    await interpreter.page.get_by_role("button", name="Ablehnen").click()
+    await interpreter.page.get_by_role("button", name="Abwesend", exact=True).click()
+    await interpreter.page.wait_for_function("document.body.dataset.status === 'away'")
+    await _sweep(web, page, "!document.querySelector('#unfilled').hidden")
+    await page.get_by_role("heading", name="Gerade ist niemand frei").wait_for()
+    assert await page.get_by_role("alert").inner_text() == (
+        "Für diese Sprache ist gerade niemand frei. Sie können einen Rückruf anfordern oder einen Termin buchen.")
+    assert await page.get_by_text("wird gerade angeboten").count() == 0
+    assert await page.locator(".searching").count() == 0  # the animation stopped
+    assert await axe_check(page, "screens-counter-unfilled", artifacts_dir) == []
+
+    await page.get_by_role("button", name="Rückruf, sobald jemand frei ist").click()
+    await page.get_by_text("Rückruf vorgemerkt").wait_for()
+    await page.get_by_role("button", name="Anfrage abbrechen").click()
+    await page.get_by_text("Die Anfrage wurde abgebrochen.").wait_for()
+    async with sessionmaker() as db:
+        statuses = sorted((await db.execute(select(InterpretingRequest.status))).scalars())
+    assert statuses == ["cancelled", "unfilled"], statuses  # the follow-up callback really is cancelled
+    assert [e for e in counter.errors if "favicon" not in e] == []
+
