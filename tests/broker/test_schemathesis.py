@@ -36,7 +36,7 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db_path: Path = tmp_path_factory.mktemp("schemathesis") / "api.db"
     app_settings = Settings(environment=Environment.TEST, database_url=f"sqlite+aiosqlite:///{db_path}",
                             secret_key="schemathesis-secret-key-long-enough-000000",
-                            login_attempts_per_window=1000, scheduler_enabled=False)
+                            login_account_free_attempts=1000, login_source_free_attempts=1000, scheduler_enabled=False)
     upgrade(app_settings)
 
     async def seed() -> None:
