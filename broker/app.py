@@ -17,7 +17,14 @@ from broker.api import ROUTERS
 from broker.auth.throttle import LoginThrottle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
-from broker.errors import DomainError, domain_error_handler, http_error_handler, validation_error_handler
+from broker.errors import (
+    DATABASE_ERRORS,
+    DomainError,
+    database_error_handler,
+    domain_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
 from broker.request.wiring import start_dispatch
@@ -68,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for error in DATABASE_ERRORS:  # 503 database_unavailable with Retry-After (broker/errors.py)
+        app.add_exception_handler(error, database_error_handler)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(signaling_router)  # /ws and /api/rtc/* (signaling/views.py)

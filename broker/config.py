@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///./var/videodolmetschen.db"
     database_echo: bool = False
+    # PostgreSQL: a refused or partitioned database must answer fast (503), not hang a request.
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     secret_key: str = DEFAULT_SECRET
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
