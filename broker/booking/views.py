@@ -58,8 +58,8 @@ async def list_proposals(
 @router.get("/slots", response_model=list[SlotRead], dependencies=[Depends(CASEWORKER)])
 async def list_slots(
     db: SessionDep, live: LiveDep,
-    language_code: Annotated[str, Query(pattern=LANGUAGE_CODE, max_length=16)],
-    purpose: Annotated[str, Query(min_length=1, max_length=40)],
+    language_code: Annotated[Text, Query(pattern=LANGUAGE_CODE, max_length=16)],
+    purpose: Annotated[Text, Query(min_length=1, max_length=40)],
     day: Annotated[date, Query(alias="date", description="The local (Europe/Berlin) day")],
     duration_minutes: Annotated[int, Query(ge=0, le=24 * 60)],
     wish_gender: Gender | None = None,
