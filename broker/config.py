@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     wrap_up_seconds: float = Field(default=30.0, ge=0)
     missed_offers_before_away: int = Field(default=3, ge=1)
     presence_grace_seconds: float = Field(default=20.0, ge=0)
+    # Sockets per second a surviving instance accepts in a reconnect storm (conservative; bench/
+    # cluster.py measures it): the users of a dead instance get the grace plus their count / rate.
+    reconnect_rate_per_second: float = Field(default=100.0, gt=0)
     rejoin_grace_seconds: float = Field(default=60.0, ge=0)
 
     # Bookings
