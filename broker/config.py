@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # Privacy
     retention_days: int = Field(default=90, ge=1)
     report_min_cell_count: int = Field(default=3, ge=0)
+    # worker processes for reports that compute for long (planning, dashboard): at most this
+    # many run at once, off the event loop (broker/report/offload.py)
+    report_workers: int = Field(default=2, ge=1, le=16)
 
     # E-mail (empty host: mails go to the log and the admin page)
     smtp_host: str = ""
