@@ -60,7 +60,7 @@ def serve(
     """Migrate the database, then serve the app (REST, WebSocket, pages, scheduler)."""
     import uvicorn
 
-    from broker.app import create_app
+    from broker.app import create_app, server_config
 
     settings = _settings()
     if migrate:
@@ -68,26 +68,21 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"Videodolmetschen answers on http://{bind_host}:{bind_port} (API docs at /docs)")
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        ws="websockets-sansio",  # measured: less memory per socket and more relayed msgs/s than the default
-        ws_per_message_deflate=False,  # signalling messages are small; compression costs ~30 KiB a socket
-        ws_max_size=65536,  # the protocol caps messages at 64 KiB; refuse bigger frames early
-        proxy_headers=True,
-        log_level="info",
-    )
+    uvicorn.Server(server_config(create_app(settings), host=bind_host, port=bind_port)).run()
 
 
 @app.command()
 def demo(
-    history: Annotated[int, typer.Option(help="Also generate this many months of usage history")] = 0,
+    history: Annotated[int, typer.Option(help="Months of usage history to generate (idempotent)")] = 12,
+    no_history: Annotated[bool, typer.Option("--no-history", help="A bare start: no usage history")] = False,
     migrate: Annotated[bool, typer.Option(help="Run migrations first")] = True,
 ) -> None:
-    """Seed Thuringian demo data (idempotent) and print the logins."""
+    """Seed Thuringian demo data (idempotent) with a year of history, and print the logins."""
     from broker.database import make_engine, make_sessionmaker
-    from broker.demo.seed import DEMO_PASSWORD, seed
+    from broker.demo.seed import DEMO_PASSWORD, logins_by_language, seed
+
+    if no_history:
+        history = 0
 
     settings = _settings()
     if migrate:
@@ -109,6 +104,7 @@ def demo(
                                                       progress=lambda _done, _total: bar.update(1))
                     await db.commit()
                     typer.echo(f"{rows} ledger rows generated.")
+                by_language = await logins_by_language(db)
         finally:
             await engine.dispose()
         typer.echo(
@@ -118,6 +114,12 @@ def demo(
         typer.echo(f"Demo password for every account: {DEMO_PASSWORD}")
         for role, username in summary.logins:
             typer.echo(f"  {role:<12} {username}")
+        typer.echo("Interpreters by language (sign in as one of them to receive that language's calls):")
+        for code, name, users in by_language:
+            more = f" (+{len(users) - 3})" if len(users) > 3 else ""
+            typer.echo(f"  {name + ' (' + code + ')':<38} {', '.join(users[:3])}{more}")
+        typer.echo("Tip: open the counter and the interpreter console in two different browsers "
+                   "(or a private window), since one browser keeps one sign-in.")
 
     asyncio.run(run())
 
@@ -134,19 +136,25 @@ def user_add(
     """Create a user account."""
     from pydantic import ValidationError
 
+    from broker.auth import passwords
     from broker.database import make_engine, make_sessionmaker
     from broker.errors import DomainError
     from broker.user import service as user_service
     from broker.user.schemas import UserCreate
 
     settings = _settings()
-    secret = password or getpass.getpass("Password (min. 8 characters): ")
+    secret = password or getpass.getpass("Password (at least 12 characters, not a common one): ")
     try:
         user_in = UserCreate(username=username, display_name=display_name or username, role=role,
                              office_id=office_id, email=email, password=secret)
     except ValidationError as exc:
         for error in exc.errors():
             typer.secho(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        passwords.check(secret, username=username)
+    except DomainError as exc:
+        typer.secho(f"password: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from exc
 
     async def run() -> int:

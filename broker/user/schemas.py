@@ -19,7 +19,7 @@ class UserCreate(BaseModel):
     email: EmailStr | None = None
     role: Role
     office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    password: Text = Field(min_length=8, max_length=256)
+    password: Text = Field(min_length=1, max_length=256, description="at least 12 characters, not a common password")
     locale: Locale = "de"
 
 
@@ -30,7 +30,7 @@ class UserUpdate(BaseModel):
     email: EmailStr | None = None
     role: Role | None = None
     office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    password: Text | None = Field(default=None, min_length=8, max_length=256)
+    password: Text | None = Field(default=None, min_length=1, max_length=256)
     locale: Locale | None = None
     active: bool | None = None
 

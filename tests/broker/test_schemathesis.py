@@ -42,7 +42,7 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
         url = str(request.getfixturevalue("pg_url"))
     app_settings = Settings(environment=Environment.TEST, database_url=url,
                             secret_key="schemathesis-secret-key-long-enough-000000",
-                            login_attempts_per_window=1000, scheduler_enabled=False)
+                            login_account_free_attempts=1000, login_source_free_attempts=1000, scheduler_enabled=False)
     if request.param == "sqlite":
         upgrade(app_settings)
 
