@@ -116,6 +116,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     dispatch.sync(request, {"status": RequestStatus.ACCEPTED, "interpreter_id": user.id, "accepted_at": now,
                             "version": request.version + 1})
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
+    realtime.notify(db, user.id, {"type": "interpreter-status", "status": InterpreterStatus.IN_SESSION.value})
     realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
     offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
                   created_at=taken.created_at, expires_at=taken.expires_at, responded_at=now)

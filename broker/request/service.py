@@ -6,7 +6,7 @@ events (`broker.request.realtime`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -85,7 +85,7 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
         created_at=now, deadline_at=dispatch.new_deadline(settings, now), offers_made=0, version=1,
         late_cancellation=False, **request_in.model_dump())
     wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
-    ids = await dispatch.pick(db, request, wanted) if request.deadline_at > now else []  # type: ignore[operator]
+    ids = await dispatch.pick(db, request, wanted, settings=settings, now=now) if request.deadline_at > now else []  # type: ignore[operator]
     if not ids and not await anyone_registered(db=db, language_code=request.language_code):
         await _refuse_unmet(db=db, user=user, request_in=request_in, now=now)
     if ids:
@@ -281,7 +281,10 @@ async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: 
     await _set(db, request, status=RequestStatus.CONNECTED, connected_at=now)
     await call_service.connect_for_request(db=db, request_id=request.id)
     if request.mode is RequestMode.BOOKED and request.interpreter_id is not None:
-        await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
+        held = await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
+        if held.rowcount:  # type: ignore[attr-defined]
+            realtime.notify(db, request.interpreter_id, {"type": "interpreter-status",
+                                                         "status": InterpreterStatus.IN_SESSION.value})
     _tell_parties(db, request)
     return request
 
@@ -340,7 +343,8 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
     if not wrap_up and status is InterpreterStatus.AVAILABLE:
         realtime.effects(db).wake = True
     event: dict[str, Any] = {"type": "interpreter-status", "status": status.value,
-                             "wrap_up_seconds": settings.wrap_up_seconds}
+                             "wrap_up_seconds": settings.wrap_up_seconds,
+                             "wrap_up_until": (now + timedelta(seconds=settings.wrap_up_seconds)).isoformat()}
     if row.minutes_since_break >= row.max_session_minutes:
         event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
                      "Angebot annehmen. / Please take a break before the next offer.")
