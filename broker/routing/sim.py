@@ -52,7 +52,7 @@ class SimulationLimitError(RuntimeError):
 
 class _Request:
     __slots__ = ("lang", "how", "kind", "arrival", "asked", "offer", "done", "urgent", "callback",
-                 "waiting", "addressable", "talk", "patience")
+                 "waiting", "addressable", "talk", "rng")
 
     def __init__(self, lang: int, how: int, kind: int, arrival: float, urgent: bool, callback: bool) -> None:
         self.lang = lang
@@ -67,7 +67,7 @@ class _Request:
         self.waiting = False
         self.addressable = False
         self.talk = 0.0  # drawn at arrival so every policy sees the same call lengths
-        self.patience = math.inf
+        self.rng: random.Random | None = None  # the caller's and the offers' answers
 
 
 class _FreeView(Mapping[str, int]):
@@ -96,8 +96,8 @@ class _Engine:
         self.s = scenario.service
         self.policy = policy
         # Separate streams, so two policies see the same callers, bookings and presence
-        # (common random numbers): only the humans' answers and what follows from them differ.
-        self.rng = random.Random(f"{seed}:humans")
+        # (common random numbers). The answers to a request's k-th offer come from the
+        # request's own stream, so they too are the same under every policy.
         self.arrivals_rng = random.Random(f"{seed}:arrivals")
         self.bookings_rng = random.Random(f"{seed}:bookings")
         self.presence_rng = random.Random(f"{seed}:presence")
@@ -211,6 +211,7 @@ class _Engine:
                 self.callbacks_made += 1
                 request = _Request(old.lang, self.how(t), old.kind, t, urgent=True, callback=True)
                 request.talk = old.talk
+                request.rng = old.rng
                 self.push(t + self.s.max_wait_seconds, DEADLINE, request)
                 self.dispatch(request, t)
         if self.status[i] != FREE:
@@ -260,15 +261,15 @@ class _Engine:
         self.offer_req[chosen] = request
         request.offer = chosen
         asked.add(chosen)
-        s, u = self.s, self.rng.random()
+        rng = request.rng
+        assert rng is not None
+        s, u = self.s, rng.random()
         if u < s.no_answer_probability:
             at, answer = t + s.offer_timeout_seconds, EXPIRE
         elif u < s.no_answer_probability + s.decline_probability:
-            at, answer = t + self.rng.expovariate(1 / s.decline_delay_seconds) if s.decline_delay_seconds else t, \
-                DECLINE
+            at, answer = t + rng.expovariate(1 / s.decline_delay_seconds) if s.decline_delay_seconds else t, DECLINE
         else:
-            at, answer = t + self.rng.expovariate(1 / s.accept_delay_seconds) if s.accept_delay_seconds else t, \
-                ACCEPT
+            at, answer = t + rng.expovariate(1 / s.accept_delay_seconds) if s.accept_delay_seconds else t, ACCEPT
             at = min(at, t + s.offer_timeout_seconds)
         self.push(at, RESPONSE, (chosen, self.token[chosen], answer))
 
@@ -300,6 +301,10 @@ class _Engine:
             self.callbacks_answered += outcome == ACCEPT
             return
         wait = t - request.arrival
+        addressable = declined = False
+        if outcome == EXPIRE:
+            addressable = request.addressable or self.present[request.lang] > 0
+            declined = bool(self.free[request.lang]) and self.free[request.lang] <= request.asked
         cell = self.cell_rows[request.lang][request.how]
         kind = self.kind_rows[request.kind]
         for target in (cell, kind):
@@ -309,13 +314,13 @@ class _Engine:
                 target.within_answer += wait <= self.answer_seconds
             elif outcome == EXPIRE:
                 target.unfilled += 1
-                addressable = request.addressable or self.present[request.lang] > 0
                 target.addressable_unfilled += addressable
+                target.declined_unfilled += declined
             else:
                 target.abandoned += 1
             target.wait_seconds += wait
         self.waits.append(wait)
-        if outcome == EXPIRE and self.rng.random() < self.s.callback_probability:
+        if outcome == EXPIRE and request.rng is not None and request.rng.random() < self.s.callback_probability:
             self.callbacks[request.lang].append(request)
 
     def arrival(self, t: float) -> None:
@@ -324,6 +329,7 @@ class _Engine:
         lang = self.draw(c.cum_on_demand[how], rng)
         request = _Request(lang, how, self.draw(c.cum_kinds, rng), t, urgent=False, callback=False)
         request.talk = self.talk(c.talk_seconds[lang], rng)
+        request.rng = random.Random(rng.getrandbits(64))
         request.addressable = self.present[lang] > 0
         self.push(t + self.s.max_wait_seconds, DEADLINE, request)
         if self.s.patience_seconds:
