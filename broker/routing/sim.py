@@ -25,7 +25,6 @@ import random
 import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from broker.routing.compiled import CompiledScenario, compile_scenario
@@ -70,25 +69,6 @@ class _Request:
         self.rng: random.Random | None = None  # the caller's and the offers' answers
 
 
-class _FreeView(Mapping[str, int]):
-    """Free speakers per language, read live from the engine (no dict built per decision)."""
-
-    __slots__ = ("_free", "_index")
-
-    def __init__(self, free: list[set[int]], index: dict[str, int]) -> None:
-        self._free = free
-        self._index = index
-
-    def __getitem__(self, code: str) -> int:
-        return len(self._free[self._index[code]])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-
 class _Engine:
     def __init__(self, compiled: CompiledScenario, scenario: Scenario, policy: RoutingPolicy, seed: int,
                  answer_seconds: float) -> None:
@@ -121,7 +101,9 @@ class _Engine:
         self.waiting: list[list[_Request]] = [[] for _ in range(n_lang)]
         self.callbacks: list[list[_Request]] = [[] for _ in range(n_lang)]
         self.booking_waits: list[list[tuple[float, float]]] = [[] for _ in range(n_lang)]
-        self.free_view = _FreeView(self.free, self.index)
+        # Free speakers per language code, kept in step with `free`: the policy reads it directly.
+        self.free_count: dict[str, int] = dict.fromkeys(compiled.codes, 0)
+        self.lang_code = list(compiled.codes)
         # Interpreters with the same languages and qualification form a group; both policies
         # order inside a group by (idle since, id), so only each group's front runner can be
         # ranked first. The simulator hands `rank` those front runners (tests/routing proves
@@ -179,18 +161,25 @@ class _Engine:
     # ------------------------------------------------------------------ interpreters
     def take(self, i: int, state: int) -> None:
         """Interpreter i stops being free (offered, busy)."""
+        was_free = self.status[i] == FREE
         self.status[i] = state
-        for lang in self.c.interpreters[i].languages:
-            self.free[lang].discard(i)
+        if was_free:
+            count, codes = self.free_count, self.lang_code
+            for lang in self.c.interpreters[i].languages:
+                self.free[lang].discard(i)
+                count[codes[lang]] -= 1
 
     def become_available(self, i: int, t: float) -> None:
         if self.depth[i] == 0:
             self.status[i] = OFFLINE
             return
-        self.status[i] = FREE
         langs = self.c.interpreters[i].languages
-        for lang in langs:
-            self.free[lang].add(i)
+        if self.status[i] != FREE:
+            count, codes = self.free_count, self.lang_code
+            for lang in langs:
+                self.free[lang].add(i)
+                count[codes[lang]] += 1
+        self.status[i] = FREE
         self.version[i] += 1
         idle = self.idle_since[i]
         heapq.heappush(self.group_heap[self.group[i]], (-math.inf if idle is None else idle, i, self.version[i]))
@@ -250,7 +239,7 @@ class _Engine:
                 request.waiting = True
                 self.waiting[lang].append(request)
             return
-        pool = PoolSnapshot(free=self.free_view, arrivals_per_hour=self.c.rates_by_hour[self.how(t)],
+        pool = PoolSnapshot(free=self.free_count, arrivals_per_hour=self.c.rates_by_hour[self.how(t)],
                             handle_seconds=self.handle[lang])
         chosen = rank(policy=self.policy, language=self.c.codes[lang], candidates=candidates, pool=pool, n=1)[0]
         if request.waiting:
