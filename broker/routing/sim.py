@@ -127,6 +127,7 @@ class _Engine:
         self.kind_rows = [self.kind_cells[k] for k in compiled.kinds]
         self.waits = array("d")
         self.booked = self.booked_missed = self.callbacks_made = self.callbacks_answered = 0
+        self.open_requests = 0  # waiting requests; presence goes on past the horizon until they end
 
     # ------------------------------------------------------------------ helpers
     def push(self, at: float, kind: int, payload: Any) -> None:
@@ -202,6 +203,7 @@ class _Engine:
                 request.talk = old.talk
                 request.rng = old.rng
                 self.push(t + self.s.max_wait_seconds, DEADLINE, request)
+                self.open_requests += 1
                 self.dispatch(request, t)
         if self.status[i] != FREE:
             return
@@ -277,6 +279,7 @@ class _Engine:
     def finish(self, request: _Request, t: float, outcome: int) -> None:
         """Record a request that ended waiting: ACCEPT (answered), EXPIRE (unfilled), DECLINE (abandoned)."""
         request.done = True
+        self.open_requests -= 1
         if request.waiting:
             request.waiting = False
             self.waiting[request.lang].remove(request)
@@ -321,6 +324,7 @@ class _Engine:
         request.rng = random.Random(rng.getrandbits(64))
         request.addressable = self.present[lang] > 0
         self.push(t + self.s.max_wait_seconds, DEADLINE, request)
+        self.open_requests += 1
         if self.s.patience_seconds:
             self.push(t + rng.expovariate(1 / self.s.patience_seconds), ABANDON, request)
         self.dispatch(request, t)
@@ -381,7 +385,7 @@ class _Engine:
             self.take(i, OFFLINE)
         # busy, offered, wrap-up or away: offline once that ends (become_available checks depth)
 
-    def day_start(self, day: int, t: float, horizon: float) -> None:
+    def day_start(self, day: int, t: float) -> None:
         weekday = (self.c_start_weekday + day) % 7
         rng = self.presence_rng
         for i, person in enumerate(self.c.interpreters):
@@ -390,8 +394,7 @@ class _Engine:
                     on, off = t + start * HOUR, t + end * HOUR
                     self.push(on, ON, i)
                     self.push(off, OFF, i)
-        if t + DAY < horizon:
-            self.push(t + DAY, DAY_START, day + 1)
+        self.push(t + DAY, DAY_START, day + 1)  # past the horizon the loop drops it once no request waits
 
     def carry_over_night(self) -> None:
         """Windows of the day before the start that run past midnight are already on at 0."""
@@ -416,8 +419,8 @@ class _Engine:
         events = 0
         while heap:
             t, _, kind, payload = pop(heap)
-            if t >= horizon and kind in (ARRIVAL, BOOKING, DAY_START):
-                continue  # no new work after the horizon; what is under way runs to its end
+            if t >= horizon and (kind == ARRIVAL or kind == BOOKING or (kind == DAY_START and not self.open_requests)):
+                continue  # no new work after the horizon; requests under way run to their end with presence
             events += 1
             if events > max_events:
                 raise SimulationLimitError(f"more than {max_events} simulated events")
@@ -455,7 +458,7 @@ class _Engine:
             elif kind == OFF:
                 self.presence_off(payload, t)
             elif kind == DAY_START:
-                self.day_start(payload, t, horizon)
+                self.day_start(payload, t)
             elif kind == BOOKING:
                 self.booking(t)
             elif kind == ABANDON:
