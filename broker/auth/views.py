@@ -10,6 +10,7 @@ from broker.auth.deps import (
     CurrentUser,
     SessionDep,
     allow,
+    current_session_id,
     public,
     token_from_request,
 )
@@ -37,16 +38,20 @@ async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
     """Throttle, then verify off the event loop, holding no database connection meanwhile."""
     settings: Settings = request.app.state.settings
     keys = throttle.keys_for(username=login_in.username, source=client_address(request))
-    wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
+    gate: throttle.Gate = request.app.state.login_gate
+    async with gate.hold(keys):
+        wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
+        if wait:
+            await db.rollback()
+        else:
+            await db.commit()  # counted before the password is checked: parallel guesses see each other
     if wait:
-        await db.rollback()
         raise CodedHTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             f"Zu viele Fehlversuche, bitte in {wait} s erneut versuchen. / "
             f"Too many failed attempts, try again in {wait} s.",
             code=LOGIN_THROTTLED, headers={"Retry-After": str(wait)},
         )
-    await db.commit()  # counted before the password is checked: parallel guesses see each other
     found = await auth_service.credentials(db=db, username=login_in.username)
     await db.rollback()  # give the connection back while argon2 runs
     ok = await verify_password_async(found.password_hash if found else None, login_in.password)
@@ -95,11 +100,13 @@ async def token(login_in: LoginIn, request: Request, db: SessionDep) -> TokenRea
 @router.post(
     "/logout", status_code=204, dependencies=[Depends(allow(*EVERY_ROLE))], response_class=Response
 )
-async def logout(request: Request, response: Response, db: SessionDep) -> None:
-    """Sign out: revokes this session."""
+async def logout(request: Request, response: Response, db: SessionDep, user: CurrentUser) -> None:
+    """Sign out: revokes this session and closes its WebSockets on every instance."""
     if token_value := token_from_request(request):
         await auth_service.end_session(db=db, token=token_value)
         await db.commit()
+    if (hub := getattr(request.app.state, "hub", None)) is not None:
+        await hub.sign_out(user.id, current_session_id(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
