@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from broker import apidocs
 from broker.api import ROUTERS
 from broker.auth import security as auth_security
+from broker.auth import throttle as auth_throttle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
 from broker.errors import (
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     auth_security.configure(settings.password_hash_threads)
+    app.state.login_gate = auth_throttle.Gate()  # sign-ins for one counter queue without a connection
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
