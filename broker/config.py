@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Who is offered first: `scarcity` (the benchmark winner, bench/routing.py) or `longest_idle`.
     routing_policy: RoutingPolicy = DEFAULT_POLICY
     presence_grace_seconds: float = Field(default=20.0, ge=0)
+    # Sockets per second a surviving instance accepts in a reconnect storm (conservative; bench/
+    # cluster.py measures it): the users of a dead instance get the grace plus their count / rate.
+    reconnect_rate_per_second: float = Field(default=100.0, gt=0)
     rejoin_grace_seconds: float = Field(default=60.0, ge=0)
 
     # Bookings
