@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from broker.auth.deps import SessionDep, allow
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
-from broker.report import dashboard, export, planning, rankings, service
+from broker.report import dashboard, export, planning, rankings, service, timekeys
 from broker.report.schemas import (
     Dashboard,
     Grouping,
@@ -243,9 +244,10 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
 
 @router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
-    """Download the documented open-data table (month × district × office kind × language)."""
+    """Download the open-data table (month × district × office kind × language) for whole completed months."""
     body = await export.open_data_csv(
-        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1)
+        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1),
+        today=datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date(),
     )
     return StreamingResponse(
         body,
