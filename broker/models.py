@@ -1,8 +1,8 @@
 """Imports every area's models so `Base.metadata` is complete (Alembic, tests)."""
 
 from broker.audit.models import AuditEntry
-from broker.auth.models import AuthSession
-from broker.booking.models import BookingDecline, BookingJobRun
+from broker.auth.models import AuthSession, LoginCounter
+from broker.booking.models import BookingDecline, BookingEscalation, BookingJobRun
 from broker.call.models import Call
 from broker.database import Base
 from broker.interpreter.models import (
@@ -27,6 +27,7 @@ __all__ = [
     "AvailabilityWindow",
     "Base",
     "BookingDecline",
+    "BookingEscalation",
     "BookingJobRun",
     "Call",
     "District",
@@ -37,6 +38,7 @@ __all__ = [
     "Language",
     "Lease",
     "LedgerEntry",
+    "LoginCounter",
     "NotificationPreference",
     "Offer",
     "Office",

@@ -44,6 +44,9 @@ async def start(app: FastAPI) -> Ops:
     ops = ops_of(app)
     ops_logging.configure(ops.settings)
     ops.undo_signal = install_sigterm(ops.drain, ops.settings.drain_seconds)
+    hub = getattr(app.state, "hub", None)
+    if hub is not None:  # open sockets close with 1001 before uvicorn would close them with 1012
+        ops.drain.before_stop.append(hub.close_sockets)
     scheduler = getattr(app.state, "scheduler", None)
     if scheduler is not None:
         from broker.retention import scheduled as retention_scheduled
