@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from starlette.websockets import WebSocket
 
-from broker.auth.deps import CurrentUser, allow
+from broker.auth.deps import CurrentUser, allow, current_session_id
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, ErrorRead
 from signaling.echo import EchoBusy
@@ -45,7 +45,8 @@ async def get_ice_servers(request: Request, user: CurrentUser) -> IceServersRead
 async def create_ws_token(request: Request, user: CurrentUser) -> WsTokenRead:
     """Issue a short-lived token to open the WebSocket from a non-browser client."""
     secret = _hub(request).settings.secret_key
-    token = issue_ws_token(secret, user_id=user.id, expires_at=time.time() + WS_TOKEN_SECONDS)
+    token = issue_ws_token(secret, user_id=user.id, expires_at=time.time() + WS_TOKEN_SECONDS,
+                           session_id=current_session_id(request))
     return WsTokenRead(token=token, expires_in=WS_TOKEN_SECONDS)
 
 

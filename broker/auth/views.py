@@ -10,6 +10,7 @@ from broker.auth.deps import (
     CurrentUser,
     SessionDep,
     allow,
+    current_session_id,
     public,
     token_from_request,
 )
@@ -95,11 +96,13 @@ async def token(login_in: LoginIn, request: Request, db: SessionDep) -> TokenRea
 @router.post(
     "/logout", status_code=204, dependencies=[Depends(allow(*EVERY_ROLE))], response_class=Response
 )
-async def logout(request: Request, response: Response, db: SessionDep) -> None:
-    """Sign out: revokes this session."""
+async def logout(request: Request, response: Response, db: SessionDep, user: CurrentUser) -> None:
+    """Sign out: revokes this session and closes its WebSockets on every instance."""
     if token_value := token_from_request(request):
         await auth_service.end_session(db=db, token=token_value)
         await db.commit()
+    if (hub := getattr(request.app.state, "hub", None)) is not None:
+        await hub.sign_out(user.id, current_session_id(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -85,7 +85,7 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
         created_at=now, deadline_at=dispatch.new_deadline(settings, now), offers_made=0, version=1,
         late_cancellation=False, **request_in.model_dump())
     wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
-    ids = await dispatch.pick(db, request, wanted) if request.deadline_at > now else []  # type: ignore[operator]
+    ids = await dispatch.pick(db, request, wanted, settings=settings, now=now) if request.deadline_at > now else []  # type: ignore[operator]
     if not ids and not await anyone_registered(db=db, language_code=request.language_code):
         await _refuse_unmet(db=db, user=user, request_in=request_in, now=now)
     if ids:
