@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from broker import apidocs
 from broker.api import ROUTERS
 from broker.auth import security as auth_security
+from broker.auth import throttle as auth_throttle
 from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker
 from broker.errors import (
@@ -27,6 +28,7 @@ from broker.errors import (
     http_error_handler,
     validation_error_handler,
 )
+from broker.interpreter.liveness import start_liveness
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
 from broker.request.wiring import start_dispatch
@@ -46,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     hub = await start_hub(app)  # signalling: WebSocket hub, rooms, presence (signaling/wiring.py)
     dispatcher = await start_dispatch(app)  # on-demand dispatch loop, presence, replay (broker/request/wiring.py)
+    liveness = start_liveness(app)  # several instances: heartbeat, ghosts go offline (broker/interpreter)
     # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
     outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
     await start_scheduler(app)  # bookings' timed jobs; one active process via a lease (broker/scheduler)
@@ -56,6 +59,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ops_runtime.stop(app)
         await stop_scheduler(app)
         await notification_sender.stop(outbox)
+        if liveness is not None:
+            await liveness.stop()
         await dispatcher.stop()
         await hub.stop()  # closes every socket and echo peer at once
         await engine.dispose()
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     auth_security.configure(settings.password_hash_threads)
+    app.state.login_gate = auth_throttle.Gate()  # sign-ins for one counter queue without a connection
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

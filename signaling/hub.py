@@ -139,6 +139,10 @@ class Hub:
     def is_online(self, user_id: int) -> bool:
         return self.presence.is_online(user_id) or bool(self._remote_online.get(user_id))
 
+    def local_users(self) -> set[int]:
+        """Users this instance holds (sockets or grace); it proves them alive (heartbeat)."""
+        return self.presence.users()
+
     def add_presence_listener(self, callback: PresenceListener) -> None:
         self._listeners.append(callback)
 

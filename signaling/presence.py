@@ -47,6 +47,10 @@ class Presence:
             del self._offline_at[user]
         return gone
 
+    def users(self) -> set[int]:
+        """Users online through this instance: a socket here, or in their grace period here."""
+        return set(self._sockets) | set(self._offline_at)
+
     def is_online(self, user_id: int) -> bool:
         return user_id in self._sockets or user_id in self._offline_at
 
