@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from enum import Enum
@@ -223,19 +224,18 @@ async def ledger_xlsx(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:
     return writer.finish()
 
 
-async def ledger_csv(*, db: AsyncSession, filters: ReportFilters) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(LEDGER_COLUMNS), lineterminator="\r\n")
+async def ledger_csv_file(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:
+    """The ledger rows of a filter as a finished UTF-8 CSV in a temporary file (deleted on close)."""
+    handle = tempfile.TemporaryFile()
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
+    writer = csv.DictWriter(text, fieldnames=list(LEDGER_COLUMNS), lineterminator="\r\n")
     writer.writeheader()
-    count = 0
     async for row in ledger_rows(db=db, filters=filters):
         writer.writerow({k: _plain(v) for k, v in row.items()})
-        count += 1
-        if count % CSV_CHUNK_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    text.flush()
+    text.detach()  # keep the binary file open for streaming
+    handle.seek(0)
+    return handle
 
 
 # --- open data -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
@@ -182,6 +182,7 @@ async def export_usage(
     """Download the usage report as CSV or XLSX (small cells suppressed unless asked not to)."""
     report = await service.usage_report(db=db, filters=filters, group_by=group_by)
     header, rows = export.usage_table(report, min_count=_min_count(request, suppress))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("usage", format, header, rows)
 
 
@@ -198,6 +199,7 @@ async def export_planning(
     """Download the planning slots (need, have, gap per language and hour) as CSV or XLSX."""
     report = await _in_worker(request, db, planning.planning_report, filters=filters, params=params)
     header, rows = _model_rows(report.slots)
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("planning", format, header, rows)
 
 
@@ -219,6 +221,7 @@ async def export_unmet(
         counts=frozenset({"demand", "unmet", "unfilled", "abandoned", "no_interpreter"}),
         derived={"unmet_share": ("unmet", "demand")},
     )
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("unmet", format, header, table)
 
 
@@ -243,6 +246,7 @@ async def get_pay(db: SessionDep, filters: Filters) -> list[PayRow]:
 async def export_pay(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
     """Download the interpreter pay table as CSV or XLSX."""
     header, rows = _model_rows(await rankings.pay(db=db, filters=filters))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("pay", format, header, rows)
 
 
@@ -251,11 +255,15 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
     """Download the pseudonymous ledger rows of the filter as CSV or XLSX."""
     await service.validate_filters(db=db, filters=filters)
     headers = {"Content-Disposition": f'attachment; filename="ledger.{format}"'}
+    # Written to a temporary file first, then the connection goes back to the pool: streaming
+    # from the cursor held SQLite's only connection (and its write lock) for as long as the
+    # slowest client took to read, and a client that stalled wedged every other request.
     if format == "csv":
-        body: AsyncIterator[str] | Iterator[bytes] = export.ledger_csv(db=db, filters=filters)
+        handle = await export.ledger_csv_file(db=db, filters=filters)
     else:
-        body = export.file_chunks(await export.ledger_xlsx(db=db, filters=filters))
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+        handle = await export.ledger_xlsx(db=db, filters=filters)
+    await db.close()
+    return StreamingResponse(export.file_chunks(handle), media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
