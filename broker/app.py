@@ -31,6 +31,7 @@ from broker.errors import (
 from broker.interpreter.liveness import start_liveness
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
+from broker.ops.headers import SecurityHeaders
 from broker.request.wiring import start_dispatch
 from broker.scheduler.setup import start_scheduler, stop_scheduler
 from signaling.views import router as signaling_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     auth_security.configure(settings.password_hash_threads)
     app.state.login_gate = auth_throttle.Gate()  # sign-ins for one counter queue without a connection
+    app.add_middleware(SecurityHeaders)  # nosniff, no referrer, camera/microphone for self only
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

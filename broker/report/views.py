@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -17,7 +18,7 @@ from broker.config import Settings
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.params import Text
-from broker.report import dashboard, export, offload, planning, rankings, service
+from broker.report import dashboard, export, offload, opendata, planning, rankings, service, timekeys
 from broker.report.schemas import (
     Dashboard,
     Grouping,
@@ -267,13 +268,13 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
 
 @router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
-    """Download the documented open-data table (month × district × office kind × language)."""
-    body = await export.open_data_csv(
-        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1)
-    )
-    await db.close()  # no pooled connection held while a slow client reads
+    """Download the open-data table (month × district × office kind × language) for whole completed months."""
+    period = opendata.published_period(filters, datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date())
+    min_count = max(int(request.app.state.settings.report_min_cell_count), 1)
+    # Secondary suppression is CPU work: computed in a report worker, like planning.
+    rows = await _in_worker(request, db, opendata.open_data_rows, filters=period, min_count=min_count)
     return StreamingResponse(
-        body,
+        export.csv_chunks(opendata.COLUMNS, rows),
         media_type=MEDIA_TYPES["csv"],
         headers={"Content-Disposition": 'attachment; filename="videodolmetschen-open-data.csv"'},
     )
