@@ -42,6 +42,9 @@ class AuthRefused(Exception):
     """`authenticate` refuses the socket outright (a presented token is invalid or revoked),
     rather than letting it open anonymously as a guest's does."""
 CurrentState = Callable[[int], Awaitable[list[dict[str, Any]]]]
+# Spends a guest link in the broker's database (room id, token): raises RoomError when the link
+# was replaced by a newer one or was used before, also before a restart.
+AdmitGuest = Callable[[str, str], Awaitable[None]]
 PresenceListener = Callable[[int, bool], Awaitable[None]]
 
 
@@ -64,6 +67,7 @@ class Hub:
         self.backplane = backplane
         self.authenticate = authenticate
         self.current_state = current_state
+        self.admit_guest: AdmitGuest | None = None
         self.heartbeat_seconds = heartbeat_seconds
         self.silence_timeout_seconds = silence_timeout_seconds
         self.rate_per_second = rate_per_second
@@ -242,6 +246,8 @@ class Hub:
         room = self._rooms.get(msg.room)
         if room is None:
             raise RoomError("room-closed", "no such call, or it has ended")
+        if claims.role == "guest" and self.admit_guest is not None and not room.holds_token(claims.token_id):
+            await self.admit_guest(room.room_id, msg.token)  # a guest's reconnect to its seat skips this
         name = conn.principal.display_name if conn.principal else claims.role
         result = room.join(claims, conn_id=conn.id, user_id=conn.user_id, display_name=name, now=now)
         seat = result.seat

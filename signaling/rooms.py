@@ -108,6 +108,10 @@ class Room:
         self.used_tokens.add(claims.token_id)
         return JoinResult(seat=seat, rejoined=False)
 
+    def holds_token(self, token_id: str) -> bool:
+        """A seat was taken with this token (its holder may come back within the grace)."""
+        return any(seat.token_id == token_id for seat in self.seats.values())
+
     def seat_of(self, conn_id: int) -> Seat | None:
         for seat in self.seats.values():
             if seat.conn_id == conn_id:

@@ -14,11 +14,14 @@ from starlette.websockets import WebSocket
 
 from broker.auth import service as auth_service
 from broker.auth.deps import SESSION_COOKIE
+from broker.call import service as call_service
 from broker.config import Settings
+from broker.database import utcnow
 from broker.user.models import User
 from signaling.backplane import InMemoryBackplane
-from signaling.hub import Authenticate, AuthRefused, Hub
+from signaling.hub import AdmitGuest, Authenticate, AuthRefused, Hub
 from signaling.principal import Principal
+from signaling.rooms import RoomError
 from signaling.tokens import TokenError, open_ws_token
 
 
@@ -55,6 +58,20 @@ def make_authenticate(app: FastAPI) -> Authenticate:
     return authenticate
 
 
+def make_admit_guest(app: FastAPI) -> AdmitGuest:
+    async def admit_guest(room_id: str, token: str) -> None:
+        """A guest link works once, and only the latest one issued for the call."""
+        async with app.state.sessionmaker() as db:
+            refused = await call_service.spend_guest_link(db=db, room_id=room_id, token=token, now=utcnow())
+            await db.commit()
+        if refused == call_service.GUEST_LINK_USED:
+            raise RoomError(refused, "this guest link has already been used")
+        if refused is not None:
+            raise RoomError(refused, "this guest link was replaced by a newer one")
+
+    return admit_guest
+
+
 async def start_hub(app: FastAPI) -> Hub:
     """Create and start the app's hub (`app.state.hub`); the caller stops it on shutdown.
 
@@ -70,6 +87,7 @@ async def start_hub(app: FastAPI) -> Hub:
                               authenticate=make_authenticate(app))
     else:  # one process fans out in memory
         hub = Hub(settings=settings, backplane=InMemoryBackplane(), authenticate=make_authenticate(app))
+    hub.admit_guest = make_admit_guest(app)
     app.state.hub = hub
     await hub.start()
     if settings.environment != "test":  # a test process starts many apps; freezing is for servers

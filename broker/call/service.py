@@ -104,7 +104,34 @@ async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:
     realtime.effects(db).items.append(realtime.Close(call.id, "ended"))
 
 
+def _guest_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 async def remember_guest_link(*, db: AsyncSession, call: Call, token: str) -> None:
-    """Store only the hash of the latest guest link; issuing a new one replaces it."""
-    call.guest_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    """Store only the hash of the latest guest link; issuing a new one replaces (revokes) the
+    previous one and may be used once again."""
+    call.guest_token_hash = _guest_hash(token)
+    call.guest_joined_at = None
     await db.flush()
+
+
+GUEST_LINK_REPLACED, GUEST_LINK_USED = "token-revoked", "token-used"
+
+
+async def spend_guest_link(*, db: AsyncSession, room_id: str, token: str, now: datetime) -> str | None:
+    """Mark the room's guest link used, once: None if this call spent it, else why not.
+
+    One conditional UPDATE, so two joins at once (also on two instances) cannot both succeed,
+    and the use survives a restart because it is in the database, not in the hub's memory.
+    """
+    digest = _guest_hash(token)
+    spent = await db.execute(
+        update(table(Call))
+        .where(_CALLS.id == room_id, _CALLS.guest_token_hash == digest, _CALLS.guest_joined_at.is_(None),
+               _CALLS.status != CallStatus.ENDED)
+        .values(guest_joined_at=now))
+    if getattr(spent, "rowcount", 0) == 1:
+        return None
+    current = (await db.execute(select(_CALLS.guest_token_hash).where(_CALLS.id == room_id))).scalar_one_or_none()
+    return GUEST_LINK_USED if current == digest else GUEST_LINK_REPLACED

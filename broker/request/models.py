@@ -83,6 +83,9 @@ class InterpretingRequest(Base):
     rating_problems: Mapped[str | None] = mapped_column(String(100))  # comma list of ticks
     note: Mapped[str | None] = mapped_column(Text)  # operational, removed by retention
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # An unfilled request's one follow-up in `callback`: unique, so a repeated or concurrent
+    # callback can never create a second one.
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), unique=True)
 
 
 class Offer(Base):

@@ -205,12 +205,18 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
         raise Conflict("Ein Rückruf ist nur für wartende oder unbesetzte Anfragen möglich. / "
                        "A callback is only possible for waiting or unfilled requests.", code="no_callback")
     if request.status is RequestStatus.UNFILLED:
+        if request.follow_up_id is not None:  # checked under the row lock: concurrent calls queue here
+            raise Conflict("Für diese Anfrage wurde bereits ein Rückruf angelegt. / "
+                           "A callback was already requested for this request.",
+                           code="callback_exists", follow_up_id=request.follow_up_id)
         follow_up = InterpretingRequest(
             office_id=request.office_id, caseworker_id=request.caseworker_id,
             language_code=request.language_code, purpose=request.purpose, mode=RequestMode.ON_DEMAND,
             media=request.media, priority=request.priority, wish_gender=request.wish_gender,
             wish_qualification=request.wish_qualification, status=RequestStatus.CALLBACK, created_at=now)
         db.add(follow_up)
+        await db.flush()
+        request.follow_up_id = follow_up.id
         await db.flush()
         realtime.notify(db, request.caseworker_id, dispatch.status_event(follow_up))
         return follow_up

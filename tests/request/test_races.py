@@ -127,3 +127,39 @@ async def test_concurrent_creates_with_one_key_make_one_request(api: Api, db: As
     assert await count(db, InterpretingRequest) == 1
     await db.rollback()
     await check_invariants(db)
+
+
+async def test_ten_concurrent_callbacks_on_an_unfilled_request_make_one_follow_up(
+        api: Api, db: AsyncSession) -> None:
+    """10 callbacks at once on one unfilled request: one 200 with the follow-up, nine 409
+    `callback_exists` naming that follow-up, exactly one new request in `callback`; a later
+    call is refused the same way."""
+    await add_interpreter(db, "late", world=api.world)
+    request_id = (await api.create()).json()["id"]
+    await db.execute(InterpretingRequest.__table__.update().values(deadline_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    await api.dispatcher.run_once(queue=False)
+    await api.dispatcher.run_once(queue=True)
+    await db.rollback()
+    unfilled = await db.get(InterpretingRequest, request_id, populate_existing=True)
+    assert unfilled is not None and unfilled.status is RequestStatus.UNFILLED
+    await db.rollback()
+    caseworker = api.world.auth("caseworker_a")
+    url = f"/api/requests/{request_id}/callback"
+    responses = await asyncio.gather(*(api.client.post(url, headers=caseworker) for _ in range(10)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [409] * 9, [r.text for r in responses]
+    follow_up_id = next(r for r in responses if r.status_code == 200).json()["id"]
+    assert follow_up_id != request_id
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.json()["code"] == "callback_exists"
+        assert refused.json()["follow_up_id"] == follow_up_id
+    again = await api.client.post(url, headers=caseworker)
+    assert again.status_code == 409 and again.json()["follow_up_id"] == follow_up_id
+    await db.rollback()
+    in_callback = list((await db.execute(select(InterpretingRequest.id)
+                                         .where(InterpretingRequest.status == RequestStatus.CALLBACK))).scalars())
+    assert in_callback == [follow_up_id]
+    assert await count(db, InterpretingRequest) == 2
+    await db.rollback()
+    await check_invariants(db)

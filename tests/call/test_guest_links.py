@@ -1,0 +1,105 @@
+"""Guest links are one-time, on both databases: the real app under uvicorn, real sockets.
+
+Only the latest link of a call admits a guest (issuing a new one revokes the previous), and a
+link once used stays used after the server restarts, because its use is in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from websockets.asyncio.client import connect
+
+from broker.app import create_app
+from broker.call.models import Call
+from broker.config import Settings
+from broker.database import utcnow
+from broker.enums import CallStatus, Qualification, RequestMode, RequestStatus, Role
+from broker.request.models import InterpretingRequest
+from tests.conftest import LiveServer, World, add_user, free_port
+
+
+@asynccontextmanager
+async def serve(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
+    """The real app on `port` (the same port again after a restart, so links keep their origin)."""
+    origin = f"http://127.0.0.1:{port}"
+    application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+                                           ws_per_message_deflate=False, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(250):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield LiveServer(url=origin, ws_url=f"ws://127.0.0.1:{port}", app=application)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def accepted_call(db: AsyncSession, world: World) -> tuple[int, str]:
+    """An accepted on-demand request of caseworker_a with its waiting room (request id, room id)."""
+    interpreter = await add_user(db, "guest_test_interpreter", Role.INTERPRETER,
+                                 languages={"ar": Qualification.CERTIFIED})
+    now = utcnow()
+    request = InterpretingRequest(
+        office_id=world.office_a.id, caseworker_id=world.users["caseworker_a"].id, language_code="ar",
+        purpose="residence_permit", mode=RequestMode.ON_DEMAND, status=RequestStatus.ACCEPTED,
+        interpreter_id=interpreter.id, created_at=now, accepted_at=now)
+    db.add(request)
+    await db.flush()
+    db.add(Call(id="guest-room-1", request_id=request.id, status=CallStatus.WAITING, created_at=now,
+                opens_at=now, expires_at=now + timedelta(hours=1)))
+    await db.commit()
+    return request.id, "guest-room-1"
+
+
+def token_of(url: str) -> str:
+    return url.split("&token=", 1)[1]
+
+
+async def guest_join(server: LiveServer, room: str, token: str) -> dict[str, Any]:
+    """An anonymous socket joins as the guest; the server's answer (`joined` or `error`)."""
+    async with connect(f"{server.ws_url}/ws", origin=server.url, compression=None) as ws:  # type: ignore[arg-type]
+        await ws.send(json.dumps({"type": "hello", "version": 1}))
+        await ws.send(json.dumps({"type": "join", "room": room, "token": token}))
+        async with asyncio.timeout(10):
+            while True:
+                frame: dict[str, Any] = json.loads(await ws.recv())
+                if frame["type"] in ("joined", "error"):
+                    return frame
+
+
+async def test_guest_link_is_one_time_newest_only_and_stays_used_after_restart(
+        settings: Settings, engine: AsyncEngine, db: AsyncSession, world: World) -> None:
+    """A second guest link revokes the first (`token-revoked`); the second admits the guest once;
+    after a server restart the same link is refused as `token-used`; a newly issued link works."""
+    request_id, room = await accepted_call(db, world)
+    caseworker = world.auth("caseworker_a")
+    port = free_port()
+    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url) as http:
+        first = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
+        second = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
+        assert first.status_code == second.status_code == 201, (first.text, second.text)
+        revoked = await guest_join(server, room, token_of(first.json()["url"]))
+        assert revoked["type"] == "error" and revoked["code"] == "token-revoked", revoked
+        joined = await guest_join(server, room, token_of(second.json()["url"]))
+        assert joined["type"] == "joined" and joined["role"] == "guest", joined
+    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url) as http:
+        # the caseworker's own join reopens the room in the fresh hub, as after any restart
+        assert (await http.get(f"/api/requests/{request_id}/join", headers=caseworker)).status_code == 200
+        used = await guest_join(server, room, token_of(second.json()["url"]))
+        assert used["type"] == "error" and used["code"] == "token-used", used
+        third = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
+        fresh = await guest_join(server, room, token_of(third.json()["url"]))
+        assert fresh["type"] == "joined", fresh
