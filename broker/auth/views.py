@@ -3,18 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from broker.auth import service as auth_service
-from broker.auth.deps import (
-    EVERY_ROLE,
-    SESSION_COOKIE,
-    CurrentUser,
-    SessionDep,
-    allow,
-    public,
-    token_from_request,
-)
+from broker.auth.deps import EVERY_ROLE, allow, public
 from broker.auth.schemas import LoginIn, TokenRead
 from broker.auth.throttle import LoginThrottle
 from broker.config import Settings
+from broker.deps import SESSION_COOKIE, CurrentUser, SessionDep, runtime_of, settings_of, token_from_request
 from broker.errors import COMMON_RESPONSES
 from broker.user.models import User
 from broker.user.schemas import UserRead
@@ -23,7 +16,7 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], responses=COMMON_RESPONSES
 
 
 async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
-    throttle: LoginThrottle = request.app.state.login_throttle
+    throttle: LoginThrottle = runtime_of(request).login_throttle
     client = request.client.host if request.client else "unknown"
     keys = (f"user:{login_in.username.lower()}", f"ip:{client}")
     if wait := throttle.retry_after(*keys):
@@ -48,7 +41,7 @@ async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
 @router.post("/login", response_model=UserRead, dependencies=[Depends(public)])
 async def login(login_in: LoginIn, request: Request, response: Response, db: SessionDep) -> User:
     """Sign in a browser: sets an HttpOnly, SameSite session cookie."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     user = await _login(request, db, login_in)
     token = await auth_service.start_session(db=db, user=user, kind="cookie", hours=settings.session_hours)
     await db.commit()
@@ -67,7 +60,7 @@ async def login(login_in: LoginIn, request: Request, response: Response, db: Ses
 @router.post("/token", response_model=TokenRead, dependencies=[Depends(public)])
 async def token(login_in: LoginIn, request: Request, db: SessionDep) -> TokenRead:
     """Sign in an API client: returns a bearer token."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     user = await _login(request, db, login_in)
     value = await auth_service.start_session(db=db, user=user, kind="bearer", hours=settings.session_hours)
     await db.commit()

@@ -4,16 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from broker.auth.deps import CurrentUser, SessionDep, allow, public
+from broker.auth.deps import allow, public
 from broker.booking import calendar as calendar_service
 from broker.booking import service as booking_service
 from broker.booking.scheduled import BookingJobs
 from broker.booking.schemas import BookingCreate, BookingRead, CalendarLinkRead, ProposalRead
+from broker.deps import CurrentUser, SessionDep, SettingsDep, runtime_of
 from broker.enums import Gender, Media, QualificationWish, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.language.schemas import LANGUAGE_CODE
 from broker.params import IdPath, IsoDateTime, Page, PageParams, page_params, paginate
-from broker.request.deps import LiveDep
 from broker.request.models import InterpretingRequest
 
 router = APIRouter(prefix="/api/bookings", tags=["bookings"], responses=COMMON_RESPONSES)
@@ -23,12 +23,12 @@ EVERYONE = allow(Role.CASEWORKER, Role.INTERPRETER, Role.MANAGER, Role.ADMIN)
 
 
 def _jobs(request: Request) -> BookingJobs | None:
-    return getattr(request.app.state, "booking_jobs", None)
+    return runtime_of(request).booking_jobs
 
 
 @router.get("/proposals", response_model=list[ProposalRead], dependencies=[Depends(CASEWORKER)])
 async def list_proposals(
-    db: SessionDep, live: LiveDep,
+    db: SessionDep, settings: SettingsDep,
     language_code: Annotated[str, Query(pattern=LANGUAGE_CODE, max_length=16)],
     purpose: Annotated[str, Query(min_length=1, max_length=40)],
     start: IsoDateTime,
@@ -41,17 +41,17 @@ async def list_proposals(
     booking_in = BookingCreate(language_code=language_code, purpose=purpose, start=start,
                                duration_minutes=duration_minutes, media=media, wish_gender=wish_gender,
                                wish_qualification=wish_qualification)
-    found = await booking_service.proposals(db=db, booking_in=booking_in, settings=live.settings)
+    found = await booking_service.proposals(db=db, booking_in=booking_in, settings=settings)
     return [ProposalRead(interpreter_id=c.user_id, display_name=c.display_name, qualification=c.qualification,
                          gender=c.gender, booked_minutes_this_month=c.booked_minutes) for c in found]
 
 
 @router.post("", response_model=BookingRead, status_code=201, dependencies=[Depends(CASEWORKER)])
-async def create_booking(booking_in: BookingCreate, db: SessionDep, current: CurrentUser, live: LiveDep,
+async def create_booking(booking_in: BookingCreate, db: SessionDep, current: CurrentUser, settings: SettingsDep,
                          request: Request) -> InterpretingRequest:
     """Book an interpreter (the proposed one, or the next in fair share) for a slot."""
-    booking = await booking_service.create(db=db, booking_in=booking_in, caseworker=current, settings=live.settings)
-    await live.commit(db)
+    booking = await booking_service.create(db=db, booking_in=booking_in, caseworker=current, settings=settings)
+    await db.commit()
     if (jobs := _jobs(request)) is not None:
         assert booking.scheduled_start is not None
         await jobs.schedule(booking.id, booking.scheduled_start)
@@ -72,22 +72,22 @@ async def list_bookings(
 
 
 @router.post("/calendar/token", response_model=CalendarLinkRead, dependencies=[Depends(INTERPRETER)])
-async def rotate_calendar_token(db: SessionDep, current: CurrentUser, live: LiveDep) -> CalendarLinkRead:
+async def rotate_calendar_token(db: SessionDep, current: CurrentUser, settings: SettingsDep) -> CalendarLinkRead:
     """Create a new secret calendar address; the previous one stops working."""
     token = await calendar_service.rotate(db=db, interpreter_id=current.id)
     await db.commit()
-    url = live.settings.public_base_url.rstrip("/") + calendar_service.FEED_PATH.format(token=token)
+    url = settings.public_base_url.rstrip("/") + calendar_service.FEED_PATH.format(token=token)
     return CalendarLinkRead(url=url, token=token)
 
 
 @router.get("/calendar/{token}.ics", response_class=Response, dependencies=[Depends(public)],
             responses={200: {"content": {"text/calendar": {}}}})
-async def calendar_feed(token: str, db: SessionDep, live: LiveDep) -> Response:
+async def calendar_feed(token: str, db: SessionDep, settings: SettingsDep) -> Response:
     """Serve an interpreter's bookings as iCalendar (the token is the credential)."""
     interpreter_id = await calendar_service.interpreter_for(db=db, token=token)
     if interpreter_id is None:
         raise NotFound("Kalender nicht gefunden. / Calendar not found.")
-    body = await calendar_service.feed(db=db, interpreter_id=interpreter_id, base_url=live.settings.public_base_url)
+    body = await calendar_service.feed(db=db, interpreter_id=interpreter_id, base_url=settings.public_base_url)
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})
 
@@ -99,33 +99,32 @@ async def get_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser) 
 
 
 @router.post("/{booking_id}/confirm", response_model=BookingRead, dependencies=[Depends(INTERPRETER)])
-async def confirm_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser,
-                          live: LiveDep) -> InterpretingRequest:
+async def confirm_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser) -> InterpretingRequest:
     """Confirm a booking assigned to you."""
     booking = await booking_service.get_visible(db=db, booking_id=booking_id, user=current, for_update=True)
     booking = await booking_service.confirm(db=db, booking=booking, interpreter=current)
-    await live.commit(db)
+    await db.commit()
     return booking
 
 
 @router.post("/{booking_id}/decline", response_model=BookingRead, dependencies=[Depends(INTERPRETER)])
 async def decline_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser,
-                          live: LiveDep) -> InterpretingRequest:
+                          settings: SettingsDep) -> InterpretingRequest:
     """Decline a booking assigned to you; it goes to the next interpreter."""
     booking = await booking_service.get_visible(db=db, booking_id=booking_id, user=current, for_update=True)
-    booking = await booking_service.release(db=db, booking=booking, interpreter=current, settings=live.settings)
-    await live.commit(db)
+    booking = await booking_service.release(db=db, booking=booking, interpreter=current, settings=settings)
+    await db.commit()
     return booking
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingRead,
              dependencies=[Depends(allow(Role.CASEWORKER, Role.INTERPRETER, Role.ADMIN))])
-async def cancel_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser, live: LiveDep,
+async def cancel_booking(booking_id: IdPath, db: SessionDep, current: CurrentUser, settings: SettingsDep,
                          request: Request) -> InterpretingRequest:
     """Cancel a booking (late if less than 24 h before); an interpreter's cancel re-assigns it."""
     booking = await booking_service.get_visible(db=db, booking_id=booking_id, user=current, for_update=True)
-    booking = await booking_service.cancel(db=db, booking=booking, actor=current, settings=live.settings)
-    await live.commit(db)
+    booking = await booking_service.cancel(db=db, booking=booking, actor=current, settings=settings)
+    await db.commit()
     if booking.status is RequestStatus.CANCELLED and (jobs := _jobs(request)) is not None:
         await jobs.unschedule(booking.id)
     return booking

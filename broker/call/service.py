@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call.models import Call
 from broker.config import Settings
-from broker.database import UTCDateTime
+from broker.database import UTCDateTime, table
 from broker.enums import CallStatus
-from broker.request import realtime
-from broker.request.models import InterpretingRequest, table
+from broker.live import effects
+from broker.request.models import InterpretingRequest
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
@@ -56,7 +56,7 @@ async def open_for(*, db: AsyncSession, request: InterpretingRequest, settings: 
               "created_at": now, "opens_at": now, "expires_at": now + room_lifetime(settings)}
     await db.execute(_INSERT, values)
     call = Call(**values)
-    realtime.effects(db).items.append(realtime.Join(
+    effects.pending(db).items.append(effects.Join(
         room_id=call.id, request_id=request.id, expires_at=call.expires_at,
         parties=((request.caseworker_id, COUNTER), (request.interpreter_id, INTERPRETER))))
     return call
@@ -76,7 +76,7 @@ async def connect_for_request(*, db: AsyncSession, request_id: int) -> None:
 async def end_for_request(*, db: AsyncSession, request_id: int, now: datetime) -> None:
     """End the request's call if it has a live one; its room closes after commit."""
     for (room_id,) in (await db.execute(_END, {"b_request_id": request_id, "now": now})).all():
-        realtime.effects(db).items.append(realtime.Close(room_id, "ended"))
+        effects.pending(db).items.append(effects.Close(room_id, "ended"))
 
 
 async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:
@@ -86,7 +86,7 @@ async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:
     call.status = CallStatus.ENDED
     call.ended_at = now
     await db.flush()
-    realtime.effects(db).items.append(realtime.Close(call.id, "ended"))
+    effects.pending(db).items.append(effects.Close(call.id, "ended"))
 
 
 async def remember_guest_link(*, db: AsyncSession, call: Call, token: str) -> None:

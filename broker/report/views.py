@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
-from broker.auth.deps import SessionDep, allow
+from broker.auth.deps import allow
+from broker.deps import SessionDep, settings_of
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.report import dashboard, export, planning, rankings, service
@@ -104,7 +105,7 @@ def planning_params(
         target_service_level=service_level,
         answer_seconds=answer_seconds,
         max_occupancy=max_occupancy,
-        wrap_up_seconds=request.app.state.settings.wrap_up_seconds,
+        wrap_up_seconds=settings_of(request).wrap_up_seconds,
     )
 
 
@@ -114,7 +115,7 @@ GroupBy = Annotated[list[Grouping], Query(max_length=len(Grouping), description=
 
 
 def _min_count(request: Request, suppress: bool) -> int:
-    return int(request.app.state.settings.report_min_cell_count) if suppress else 0
+    return int(settings_of(request).report_min_cell_count) if suppress else 0
 
 
 def _download(name: str, fmt: Format, header: list[str], rows: Iterable[dict[str, Any]]) -> StreamingResponse:
@@ -245,7 +246,7 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
     """Download the documented open-data table (month × district × office kind × language)."""
     body = await export.open_data_csv(
-        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1)
+        db=db, filters=filters, min_count=max(int(settings_of(request).report_min_cell_count), 1)
     )
     return StreamingResponse(
         body,

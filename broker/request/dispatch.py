@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from broker.config import DispatchStrategy, Settings
-from broker.database import UTCDateTime
+from broker.database import UTCDateTime, table
 from broker.enums import (
     Gender,
     InterpreterStatus,
@@ -31,15 +31,14 @@ from broker.enums import (
     OfficeKind,
     Qualification,
     QualificationWish,
-    RequestMode,
     RequestStatus,
 )
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.ledger import service as ledger_service
+from broker.live import effects
 from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
-from broker.request import realtime
-from broker.request.models import InterpretingRequest, Offer, table
+from broker.request.models import InterpretingRequest, Offer
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
@@ -86,20 +85,6 @@ def _qualifications(wish: QualificationWish) -> list[Qualification] | None:
     return None
 
 
-def eligibility(request: InterpretingRequest) -> list[Any]:
-    """WHERE clauses: qualified for language and wishes, available, online, not asked before."""
-    clauses: list[Any] = [InterpreterLanguage.language_code == request.language_code, *_ELIGIBLE]
-    if request.id is not None:
-        asked = select(Offer.interpreter_id).where(Offer.request_id == request.id)
-        clauses.append(InterpreterProfile.user_id.not_in(asked))
-    if request.wish_gender is not None:
-        clauses.append(InterpreterProfile.gender == request.wish_gender)
-    allowed = _qualifications(request.wish_qualification)
-    if allowed is not None:
-        clauses.append(InterpreterLanguage.qualification.in_([q.value for q in allowed]))
-    return clauses
-
-
 _ELIGIBLE: tuple[Any, ...] = (
     InterpreterProfile.status == InterpreterStatus.AVAILABLE,
     InterpreterProfile.online.is_(True),
@@ -139,12 +124,6 @@ def _candidates_stmt(gender: Gender | None, wish: QualificationWish, asked: bool
 
 def _candidate_params(request: InterpretingRequest, n: int) -> dict[str, Any]:
     return {"language_code": request.language_code, "request_id": request.id, "n": n}
-
-
-def candidates_query(request: InterpretingRequest, limit: int) -> Any:
-    """Longest idle first (fair share), then the stronger qualification; locked, skipping busy rows."""
-    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, True)
-    return stmt.params(_candidate_params(request, limit))
 
 
 async def pick(db: AsyncSession, request: InterpretingRequest, n: int) -> list[int]:
@@ -206,9 +185,9 @@ async def offer_to(db: AsyncSession, *, request_id: int, ids: list[int], setting
 def announce(db: AsyncSession, request: InterpretingRequest, offers: list[Offer], kind: str | None,
              before: RequestStatus | None) -> None:
     for offer in offers:
-        realtime.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
+        effects.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
     if request.status is not before:
-        realtime.notify(db, request.caseworker_id, status_event(request))
+        effects.notify(db, request.caseworker_id, status_event(request))
 
 
 async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
@@ -250,7 +229,7 @@ async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -
         .values(status=IDLE_STATUS, status_changed_at=now)
         .execution_options(synchronize_session=False)
     )
-    realtime.effects(db).wake = True
+    effects.pending(db).wake = True
 
 
 async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatus, now: datetime,
@@ -261,7 +240,7 @@ async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatu
         offer.closed_at = now
         if status is OfferStatus.DECLINED:
             offer.responded_at = now
-        realtime.notify(db, offer.interpreter_id, {"type": "offer-revoked", "offer_id": offer.id,
+        effects.notify(db, offer.interpreter_id, {"type": "offer-revoked", "offer_id": offer.id,
                                                    "request_id": offer.request_id, "reason": reason})
     await db.flush()
     await release(db, [o.interpreter_id for o in offers], now)
@@ -275,7 +254,7 @@ async def finish_unfilled(*, db: AsyncSession, request: InterpretingRequest, now
     request.version += 1
     await db.flush()
     await ledger_service.record_final(db=db, request=request)
-    realtime.notify(db, request.caseworker_id, status_event(request, options=["booking", "callback"]))
+    effects.notify(db, request.caseworker_id, status_event(request, options=["booking", "callback"]))
     await notification_hooks.request_unfilled(db, request, now)  # e-mail, same transaction
 
 
@@ -284,18 +263,3 @@ def new_deadline(settings: Settings, now: datetime) -> datetime:
 
 
 URGENT_FIRST = case((InterpretingRequest.priority == "urgent", 0), else_=1)
-
-
-def waiting_query(limit: int) -> Any:
-    """Queued on-demand requests, urgent first, then oldest first."""
-    urgent_first = URGENT_FIRST
-    return (select(InterpretingRequest.id)
-            .where(InterpretingRequest.status == RequestStatus.QUEUED,
-                   InterpretingRequest.mode == RequestMode.ON_DEMAND)
-            .order_by(urgent_first, InterpretingRequest.created_at, InterpretingRequest.id)
-            .limit(limit))
-
-
-async def count_pending(db: AsyncSession) -> int:
-    stmt = select(func.count()).select_from(Offer).where(Offer.status == OfferStatus.PENDING)
-    return int((await db.execute(stmt)).scalar_one())

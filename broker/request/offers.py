@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.config import Settings
-from broker.database import UTCDateTime
+from broker.database import UTCDateTime, table
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
 from broker.errors import Conflict, Forbidden, NotFound
 from broker.interpreter.models import InterpreterProfile
+from broker.live import effects
 from broker.office.models import Office
-from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer, table
+from broker.request import dispatch
+from broker.request.models import InterpretingRequest, Offer
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
@@ -112,7 +113,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
                        code="request_not_waiting")
     others = (await db.execute(_REVOKE_OTHERS, {"b_request_id": request.id, "now": now})).all()
     for other_id, other_interpreter in others:
-        realtime.notify(db, other_interpreter, {"type": "offer-revoked", "offer_id": other_id,
+        effects.notify(db, other_interpreter, {"type": "offer-revoked", "offer_id": other_id,
                                                 "request_id": request.id, "reason": "taken"})
     await dispatch.release(db, [who for _id, who in others], now)
     result = await db.execute(_IN_SESSION, {"b_user_id": user.id, "now": now})
@@ -122,7 +123,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     dispatch.sync(request, {"status": RequestStatus.ACCEPTED, "interpreter_id": user.id, "accepted_at": now,
                             "version": request.version + 1})
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
                   created_at=taken.created_at, expires_at=taken.expires_at, responded_at=now)
     return offer, request, call
@@ -168,7 +169,7 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
             if profile.status is InterpreterStatus.AVAILABLE:
                 profile.status = dispatch.idle_status(profile)
                 profile.status_changed_at = now
-            realtime.notify(db, profile.user_id, {
+            effects.notify(db, profile.user_id, {
                 "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
                 "message": "Sie haben mehrere Angebote verpasst und sind jetzt abwesend. / "
                            "You missed several offers and are now set to away."})

@@ -1,7 +1,7 @@
 """On-demand requests: create, read, cancel, callback, connect, end, rate — and the bookings' way in.
 
 Services add and flush; the route (or job wrapper) commits, then publishes the recorded
-events (`broker.request.realtime`).
+events (`broker.live.effects`).
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call import service as call_service
 from broker.config import DispatchStrategy, Settings, get_settings
-from broker.database import UTCDateTime, utcnow
+from broker.database import UTCDateTime, table, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Priority, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language import service as language_service
 from broker.language.models import Language, Purpose
 from broker.ledger import service as ledger_service
+from broker.live import effects
 from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
-from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer, table
-from broker.request.schemas import RatingIn, RequestCreate
+from broker.request import dispatch, estimate
+from broker.request.models import InterpretingRequest, Offer
+from broker.request.schemas import LanguageTierRead, RatingIn, RequestCreate
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
@@ -134,7 +135,7 @@ async def enqueue_on_demand(*, db: AsyncSession, request: InterpretingRequest, p
         deadline_at=dispatch.new_deadline(settings, moment))
     db.add(pooled)
     await db.flush()
-    realtime.effects(db).wake = True
+    effects.pending(db).wake = True
     return pooled
 
 
@@ -190,7 +191,7 @@ async def cancel(*, db: AsyncSession, user: User, request_id: int, now: datetime
     request.version += 1
     await db.flush()
     await ledger_service.record_final(db=db, request=request)
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     return request
 
 
@@ -212,7 +213,7 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
             wish_qualification=request.wish_qualification, status=RequestStatus.CALLBACK, created_at=now)
         db.add(follow_up)
         await db.flush()
-        realtime.notify(db, request.caseworker_id, dispatch.status_event(follow_up))
+        effects.notify(db, request.caseworker_id, dispatch.status_event(follow_up))
         return follow_up
     await dispatch.close_offers(db, await dispatch.pending_offers(db, request.id), OfferStatus.REVOKED,
                                 now, "callback")
@@ -220,7 +221,7 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
     request.deadline_at = None
     request.version += 1
     await db.flush()
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     return request
 
 
@@ -235,7 +236,7 @@ async def ring_back(*, db: AsyncSession, request_id: int, settings: Settings, no
     request.priority = Priority.URGENT
     request.deadline_at = dispatch.new_deadline(settings, now)
     await db.flush()
-    realtime.notify(db, request.caseworker_id, {"type": "callback-ready", "request_id": request.id})
+    effects.notify(db, request.caseworker_id, {"type": "callback-ready", "request_id": request.id})
     await notification_hooks.callback_ready(db, request)  # e-mail, same transaction
     await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
     return True
@@ -264,7 +265,7 @@ async def _set(db: AsyncSession, request: InterpretingRequest, **values: Any) ->
 def _tell_parties(db: AsyncSession, request: InterpretingRequest) -> None:
     for party in (request.caseworker_id, request.interpreter_id):
         if party is not None:
-            realtime.notify(db, party, dispatch.status_event(request))
+            effects.notify(db, party, dispatch.status_event(request))
 
 
 async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: datetime) -> InterpretingRequest:
@@ -338,13 +339,18 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
                                                       "now": now})).one()
     status = InterpreterStatus(row.status)
     if not wrap_up and status is InterpreterStatus.AVAILABLE:
-        realtime.effects(db).wake = True
+        effects.pending(db).wake = True
     event: dict[str, Any] = {"type": "interpreter-status", "status": status.value,
                              "wrap_up_seconds": settings.wrap_up_seconds}
     if row.minutes_since_break >= row.max_session_minutes:
         event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
                      "Angebot annehmen. / Please take a break before the next offer.")
-    realtime.notify(db, interpreter_id, event)
+    effects.notify(db, interpreter_id, event)
+
+
+async def language_tiers(*, db: AsyncSession, now: datetime, office_id: int | None) -> list[LanguageTierRead]:
+    """For every language: interpreters online now, the typical wait, the office's own demand."""
+    return await estimate.tiers(db=db, now=now, office_id=office_id)
 
 
 async def rate(*, db: AsyncSession, user: User, request_id: int, rating_in: RatingIn) -> InterpretingRequest:

@@ -44,10 +44,3 @@ async def acquire(*, db: AsyncSession, name: str, holder: str, seconds: float,
 async def release(*, db: AsyncSession, name: str, holder: str) -> None:
     """Give the lease up at once so another instance takes over without waiting for expiry."""
     await db.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
-
-
-async def holder_of(*, db: AsyncSession, name: str) -> Lease | None:
-    lease = await db.get(Lease, name, populate_existing=True)
-    if lease is None or lease.expires_at <= utcnow():
-        return None
-    return lease

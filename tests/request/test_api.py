@@ -13,7 +13,7 @@ from broker.database import utcnow
 from broker.enums import LedgerOutcome, Media, OfferStatus, OfficeKind, Qualification, RequestMode
 from broker.ledger.models import LedgerEntry
 from broker.request.models import Offer
-from broker.request.wiring import make_current_state
+from broker.request.replay import make_current_state
 from tests.request.conftest import Api, add_interpreter, check_invariants, snapshot
 
 

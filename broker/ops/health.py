@@ -5,7 +5,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from broker.auth.deps import SessionDep, public
+from broker.auth.deps import public
+from broker.deps import SessionDep
 
 
 class HealthRead(BaseModel):

@@ -1,24 +1,17 @@
-"""How the app plugs dispatch in: the dispatcher loop, hub presence, and the replay on reconnect.
-
-`broker/app.py` calls `start_dispatch(app)` in its lifespan after the hub started and
-`await dispatcher.stop()` before the hub stops.
-"""
+"""The replay on reconnect: what a (re)connecting socket must hear to catch up."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.call import service as call_service
-from broker.config import Settings
+from broker.live.effects import Realtime, join_event
 from broker.request import dispatch, offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest
-from broker.request.realtime import NullRealtime, Realtime, join_event
-from broker.request.scheduled import Dispatcher
 
 LIVE = (*dispatch.WAITING, *request_service.JOINABLE)
 
@@ -46,19 +39,3 @@ def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realt
         return events
 
     return current_state
-
-
-async def start_dispatch(app: FastAPI) -> Dispatcher:
-    """Create `app.state.dispatcher`, attach it to the hub, recover and start the loop (if enabled)."""
-    settings: Settings = app.state.settings
-    hub = getattr(app.state, "hub", None)
-    rt: Realtime = hub if hub is not None else NullRealtime()
-    dispatcher = Dispatcher(sessionmaker=app.state.sessionmaker, settings=settings, rt=rt,
-                            single_instance=not settings.redis_url)
-    app.state.dispatcher = dispatcher
-    if hub is not None:
-        hub.add_presence_listener(dispatcher.presence_changed)
-        hub.current_state = make_current_state(app.state.sessionmaker, rt)
-    if settings.scheduler_enabled:  # background work off (tests): call `run_once` by hand
-        await dispatcher.start()
-    return dispatcher

@@ -1,8 +1,9 @@
-"""What the broker needs from the signalling hub, and the events a transaction leaves behind.
+"""What the broker needs from the signalling hub, and the effects a transaction leaves behind.
 
 Services never talk to sockets: they record effects (an event for a user, a room to open
-with join tokens, a room to close) on the session. The route or job wrapper commits and only
-then publishes them, so nobody hears of an offer that a rollback took back.
+with join tokens, a room to close) on the session. The session's commit (`broker.live.unit`)
+publishes them after the database committed, so nobody hears of an offer that a rollback
+took back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
-EFFECTS_KEY = "vd_realtime_effects"
+EFFECTS_KEY = "vd_effects"
 
 
 class Realtime(Protocol):
@@ -85,7 +86,8 @@ class Effects:
     wake: bool = False  # something became available: let the dispatcher look at the queue
 
 
-def effects(db: AsyncSession) -> Effects:
+def pending(db: AsyncSession) -> Effects:
+    """The effects this session's open transaction recorded so far."""
     found = db.info.get(EFFECTS_KEY)
     if found is None:
         found = db.info[EFFECTS_KEY] = Effects()
@@ -94,7 +96,7 @@ def effects(db: AsyncSession) -> Effects:
 
 
 def notify(db: AsyncSession, user_id: int, event: dict[str, Any]) -> None:
-    effects(db).items.append(Note(user_id, event))
+    pending(db).items.append(Note(user_id, event))
 
 
 def discard(db: AsyncSession) -> None:
@@ -110,11 +112,8 @@ def join_event(realtime: Realtime, *, room_id: str, request_id: int, user_id: in
             "ice_servers": realtime.ice_servers(user_id)}
 
 
-async def publish(db: AsyncSession, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
-    """Send what the committed transaction recorded; a failing send is logged, never raised."""
-    found = db.info.pop(EFFECTS_KEY, None)
-    if not isinstance(found, Effects):
-        return
+async def publish(found: Effects, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
+    """Send what a committed transaction recorded; a failing send is logged, never raised."""
     for item in found.items:
         try:
             if isinstance(item, Note):
@@ -131,13 +130,3 @@ async def publish(db: AsyncSession, realtime: Realtime, wake: Callable[[], None]
             log.exception("could not publish %s", type(item).__name__)
     if found.wake and wake is not None:
         wake()
-
-
-async def commit(db: AsyncSession, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
-    """Commit the action's transaction, then tell the people concerned."""
-    try:
-        await db.commit()
-    except BaseException:
-        discard(db)
-        raise
-    await publish(db, realtime, wake)
