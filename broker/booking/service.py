@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +28,13 @@ from broker.enums import LedgerOutcome, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
 from broker.language import service as language_service
 from broker.ledger import service as ledger_service
+from broker.request import lifecycle
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest
 from broker.user.models import User
 
 EXCLUSION_CONSTRAINT = "ex_requests_no_double_booking"
-ACTIVE = (RequestStatus.REQUESTED, RequestStatus.ASSIGNED, RequestStatus.OPEN)
+ACTIVE = lifecycle.BOOKING_ACTIVE
 T = TypeVar("T")
 NOT_FOUND = "Termin nicht gefunden. / Booking not found."
 
@@ -185,17 +186,7 @@ async def create(*, db: AsyncSession, booking_in: BookingCreate, caseworker: Use
 async def _transition(db: AsyncSession, booking: InterpretingRequest, expected: tuple[RequestStatus, ...],
                       **values: Any) -> bool:
     """Move the booking on only if it is still in an expected status (and its version)."""
-    result = await db.execute(
-        update(InterpretingRequest)
-        .where(InterpretingRequest.id == booking.id, InterpretingRequest.status.in_(expected),
-               InterpretingRequest.version == booking.version)
-        .values(version=InterpretingRequest.version + 1, **values)
-        .execution_options(synchronize_session=False))
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return False
-    await db.refresh(booking)
-    return True
+    return await request_service.move(db, booking, expected=expected, **values)
 
 
 def _state_conflict(booking: InterpretingRequest) -> Conflict:

@@ -20,7 +20,7 @@ from broker.errors import Conflict, Forbidden, NotFound
 from broker.interpreter.models import InterpreterProfile
 from broker.live import effects
 from broker.office.models import Office
-from broker.request import dispatch
+from broker.request import dispatch, lifecycle
 from broker.request.models import InterpretingRequest, Offer
 from broker.user.models import User
 
@@ -85,10 +85,6 @@ _PROFILES = table(InterpreterProfile).c
 _IN_SESSION = (update(table(InterpreterProfile))
                .where(_PROFILES.user_id == bindparam("b_user_id"), _PROFILES.status == InterpreterStatus.OFFERED)
                .values(status=InterpreterStatus.IN_SESSION, status_changed_at=_NOW, missed_offers=0))
-_REQUESTS = table(InterpretingRequest).c
-_ACCEPTED = (update(table(InterpretingRequest)).where(_REQUESTS.id == bindparam("request_id"))
-             .values(status=RequestStatus.ACCEPTED, interpreter_id=bindparam("b_interpreter_id"),
-                     accepted_at=_NOW, version=_REQUESTS.version + 1))
 
 
 async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Settings,
@@ -119,9 +115,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     result = await db.execute(_IN_SESSION, {"b_user_id": user.id, "now": now})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
-    await db.execute(_ACCEPTED, {"request_id": request.id, "b_interpreter_id": user.id, "now": now})
-    dispatch.sync(request, {"status": RequestStatus.ACCEPTED, "interpreter_id": user.id, "accepted_at": now,
-                            "version": request.version + 1})
+    await dispatch.move(db, request, status=RequestStatus.ACCEPTED, interpreter_id=user.id, accepted_at=now)
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
     effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
@@ -147,7 +141,7 @@ async def expire_due(*, db: AsyncSession, request_id: int, settings: Settings, n
         return 0
     due = [o for o in await dispatch.pending_offers(db, request_id) if o.expires_at <= now]
     if not due:
-        if request.status in dispatch.WAITING:
+        if request.status in lifecycle.WAITING:
             await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
         return 0
     await dispatch.close_offers(db, due, OfferStatus.EXPIRED, now, "expired")

@@ -9,11 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.call import service as call_service
 from broker.live.effects import Realtime, join_event
-from broker.request import dispatch, offers
-from broker.request import service as request_service
+from broker.request import dispatch, lifecycle, offers
 from broker.request.models import InterpretingRequest
-
-LIVE = (*dispatch.WAITING, *request_service.JOINABLE)
 
 
 def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realtime) -> Any:
@@ -26,11 +23,11 @@ def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realt
                 events.append(dispatch.offer_event(offer, request, kind))
             stmt = select(InterpretingRequest).where(
                 (InterpretingRequest.caseworker_id == user_id) | (InterpretingRequest.interpreter_id == user_id),
-                InterpretingRequest.status.in_(LIVE))
+                InterpretingRequest.status.in_(lifecycle.LIVE))
             for request in (await db.execute(stmt)).scalars():
                 events.append(dispatch.status_event(request))
                 call = await call_service.get_for_request(db=db, request_id=request.id)
-                if request.status in request_service.JOINABLE and call is not None and call.ended_at is None:
+                if request.status in lifecycle.JOINABLE and call is not None and call.ended_at is None:
                     role = call_service.COUNTER if request.caseworker_id == user_id else call_service.INTERPRETER
                     rt.open_room(call.id, expires_at=call.expires_at)
                     events.append(join_event(rt, room_id=call.id, request_id=request.id, user_id=user_id,

@@ -28,7 +28,7 @@ from broker.interpreter.models import InterpreterProfile
 from broker.live.effects import Realtime
 from broker.live.runtime import Runtime
 from broker.live.unit import bind
-from broker.request import dispatch, offers, replay
+from broker.request import dispatch, lifecycle, offers, replay
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
 
@@ -54,7 +54,7 @@ def _work_query(queue: bool) -> Any:
         select(Offer.request_id.label("item"), unordered).distinct()
         .where(Offer.status == OfferStatus.PENDING, Offer.expires_at <= now).limit(BATCH),
         select(InterpretingRequest.id.label("item"), unordered)
-        .where(InterpretingRequest.status.in_(dispatch.WAITING), InterpretingRequest.deadline_at <= now)
+        .where(InterpretingRequest.status.in_(lifecycle.WAITING), InterpretingRequest.deadline_at <= now)
         .limit(BATCH),
         select(InterpreterProfile.user_id.label("item"), unordered)
         .where(InterpreterProfile.status == InterpreterStatus.WRAP_UP,
@@ -85,7 +85,7 @@ async def expire_offers(db: AsyncSession, request_id: int, settings: Settings, n
 async def give_up(db: AsyncSession, request_id: int, now: datetime) -> bool:
     """The maximum wait is over: the request becomes unfilled (unless someone accepted meanwhile)."""
     request = await dispatch.lock_request(db, request_id, skip_locked=True)
-    if request is None or request.status not in dispatch.WAITING:
+    if request is None or request.status not in lifecycle.WAITING:
         return False
     if request.deadline_at is None or request.deadline_at > now:
         return False

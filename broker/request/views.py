@@ -16,7 +16,7 @@ from broker.enums import RequestMode, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, Conflict
 from broker.live.effects import join_event
 from broker.params import IdPath, Page, PageParams, page_params, paginate
-from broker.request import estimate, idempotency, offers
+from broker.request import estimate, idempotency, lifecycle, offers
 from broker.request import service as request_service
 from broker.request.schemas import (
     AcceptRead,
@@ -120,7 +120,7 @@ async def _open_call(db: SessionDep, user: CurrentUser, request_id: int,
                      runtime: RuntimeDep) -> Call:
     request = await request_service.get_visible(db=db, user=user, request_id=request_id)
     call = await call_service.get_for_request(db=db, request_id=request.id)
-    if request.status not in request_service.JOINABLE or call is None or call.ended_at is not None:
+    if request.status not in lifecycle.JOINABLE or call is None or call.ended_at is not None:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
     runtime.realtime.open_room(call.id, expires_at=call.expires_at)  # idempotent; reopens after a restart
     return call

@@ -21,7 +21,7 @@ from broker.enums import InterpreterStatus, OfferStatus, Qualification, RequestM
 from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
 from broker.live.unit import FixedOutlet, bind
-from broker.request import service as request_service
+from broker.request import lifecycle
 from broker.request.models import InterpretingRequest, Offer
 from broker.request.scheduled import Dispatcher
 from broker.user.models import User
@@ -137,7 +137,7 @@ async def check_invariants(db: AsyncSession) -> None:
             assert mine, f"request {request.id} offered without a pending offer"
         else:
             assert not mine, f"request {request.id} is {request.status} but has pending offers"
-        on_demand_call = request.mode is RequestMode.ON_DEMAND and request.status in request_service.IN_CALL
+        on_demand_call = request.mode is RequestMode.ON_DEMAND and request.status in lifecycle.IN_CALL
         if on_demand_call:
             assert [o.interpreter_id for o in accepted.get(request.id, [])] == [request.interpreter_id]
     ledger_ids = [e.request_id for e in ledger if e.request_id is not None]

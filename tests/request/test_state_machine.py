@@ -26,7 +26,7 @@ from broker.enums import OfferStatus, Qualification, RequestStatus
 from broker.errors import Conflict, DomainError, Forbidden
 from broker.interpreter import status as interpreter_status
 from broker.live.unit import FixedOutlet, bind
-from broker.request import offers
+from broker.request import lifecycle, offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
 from broker.request.scheduled import Dispatcher
@@ -154,7 +154,7 @@ def machine_for(base: Settings) -> type[RuleBasedStateMachine]:
                 self.run(self.act(lambda db: request_service.cancel(db=db, user=owner, request_id=request.id,
                                                                     now=utcnow())))
             except Conflict:
-                assert request.status not in request_service.CANCELLABLE
+                assert request.status not in lifecycle.CANCELLABLE
 
         @rule()
         def timeout(self) -> None:
