@@ -24,6 +24,10 @@ from broker.report.cli import report_app  # noqa: E402 - sub-apps register after
 
 app.add_typer(report_app, name="report")
 
+from broker.routing.cli import simulate_command  # noqa: E402
+
+app.command("simulate")(simulate_command)
+
 
 def _settings() -> Settings:
     try:

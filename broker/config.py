@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     booking_max_minutes: int = Field(default=240, ge=15)
     booking_late_cancel_hours: int = Field(default=24, ge=0)
     booking_room_open_minutes: int = Field(default=10, ge=0)
-    booking_no_show_minutes: int = Field(default=5, ge=1)
+    booking_no_show_minutes: int = Field(default=5, ge=0)  # 0: checked right at the start
     # Background work in this process: booking scheduler, dispatcher loop, outbox sender.
     scheduler_enabled: bool = True
     scheduler_lease_seconds: float = Field(default=15.0, gt=0)

@@ -2,7 +2,7 @@
 
 from broker.audit.models import AuditEntry
 from broker.auth.models import AuthSession
-from broker.booking.models import BookingDecline, BookingJobRun
+from broker.booking.models import BookingDecline, BookingEscalation, BookingJobRun
 from broker.call.models import Call
 from broker.database import Base
 from broker.interpreter.models import (
@@ -27,6 +27,7 @@ __all__ = [
     "AvailabilityWindow",
     "Base",
     "BookingDecline",
+    "BookingEscalation",
     "BookingJobRun",
     "Call",
     "District",

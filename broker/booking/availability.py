@@ -34,11 +34,11 @@ COUNTED = (*HOLDING, RequestStatus.COMPLETED)
 
 @lru_cache(maxsize=16)
 def _thuringia(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("DE", subdiv="TH", years=year)
+    return holidays.country_holidays("DE", subdiv="TH", years=year, language="de")
 
 
 def holiday_name(day: date) -> str | None:
-    """The Thuringian public holiday on `day`, if any (e.g. Reformationstag, Weltkindertag)."""
+    """The Thuringian public holiday on `day` in German, if any (e.g. Reformationstag, Weltkindertag)."""
     name = _thuringia(day.year).get(day)
     return str(name) if name else None
 
@@ -79,6 +79,7 @@ def within_windows(windows: Iterable[AvailabilityWindow], start: datetime, end: 
 class Candidate:
     user_id: int
     display_name: str
+    username: str
     qualification: Qualification
     gender: Gender | None
     booked_minutes: int
@@ -186,7 +187,8 @@ async def candidates(*, db: AsyncSession, language_code: str, start: datetime, e
                      exclude: Iterable[int] = (), exclude_booking_id: int | None = None) -> list[Candidate]:
     """Qualified interpreters free for the slot, fewest booked minutes this month first."""
     stmt = (
-        select(User.id, User.display_name, InterpreterLanguage.qualification, InterpreterProfile.gender)
+        select(User.id, User.display_name, User.username, InterpreterLanguage.qualification,
+               InterpreterProfile.gender)
         .join(InterpreterProfile, InterpreterProfile.user_id == User.id)
         .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == User.id)
         .where(User.role == Role.INTERPRETER, User.active.is_(True),
@@ -197,15 +199,16 @@ async def candidates(*, db: AsyncSession, language_code: str, start: datetime, e
         stmt = stmt.where(User.id.not_in(excluded))
     if wish_gender is not None:
         stmt = stmt.where(InterpreterProfile.gender == wish_gender)
-    rows = [r for r in (await db.execute(stmt)).all() if qualification_ok(r[2], wish_qualification)]
+    rows = [r for r in (await db.execute(stmt)).all() if qualification_ok(r[3], wish_qualification)]
     free = []
-    for user_id, name, qualification, gender in rows:
+    for user_id, name, username, qualification, gender in rows:
         if await check(db=db, interpreter_id=user_id, start=start, end=end,
                        exclude_id=exclude_booking_id) is None:
-            free.append((user_id, name, qualification, gender))
+            free.append((user_id, name, username, qualification, gender))
     minutes = await booked_minutes(db=db, interpreter_ids=[r[0] for r in free], moment=start)
-    found = [Candidate(user_id=u, display_name=n, qualification=q, gender=g, booked_minutes=minutes.get(u, 0))
-             for u, n, q, g in free]
+    found = [Candidate(user_id=u, display_name=n, username=un, qualification=q, gender=g,
+                       booked_minutes=minutes.get(u, 0))
+             for u, n, un, q, g in free]
     found.sort(key=lambda c: (c.booked_minutes, c.qualification.rank, c.user_id))
     return found
 

@@ -18,6 +18,7 @@ from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus
 from broker.interpreter.models import InterpreterProfile
 from broker.language.models import Language, Purpose
+from broker.notification import mail
 from broker.office.models import Office
 from broker.request.models import InterpretingRequest
 
@@ -25,8 +26,6 @@ FEED_PATH = "/api/bookings/calendar/{token}.ics"
 PAST_DAYS = 30
 SHOWN = (RequestStatus.REQUESTED, RequestStatus.ASSIGNED, RequestStatus.OPEN, RequestStatus.CONNECTED,
          RequestStatus.COMPLETED, RequestStatus.CANCELLED, RequestStatus.ESCALATED)
-ICS_STATUS = {RequestStatus.REQUESTED: "TENTATIVE", RequestStatus.CANCELLED: "CANCELLED",
-              RequestStatus.ESCALATED: "CANCELLED"}
 
 
 def _digest(token: str) -> str:
@@ -70,17 +69,17 @@ async def feed(*, db: AsyncSession, interpreter_id: int, base_url: str) -> bytes
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", "Videodolmetschen – Termine")
     calendar.add("x-wr-timezone", "Europe/Berlin")
-    host = base_url.split("://", 1)[-1].split("/", 1)[0] or "videodolmetschen"
     now = utcnow()
     for booking, language, office, purpose in (await db.execute(stmt)).all():
         event = Event()
-        event.add("uid", f"booking-{booking.id}@{host}")
+        # UID, SEQUENCE, STATUS and title as in the booking's mails: one event per booking.
+        event.add("uid", mail.booking_uid(booking.id, base_url))
         event.add("dtstamp", now)
         event.add("dtstart", booking.scheduled_start)
         event.add("dtend", booking.scheduled_end)
-        event.add("summary", f"Dolmetschen {language} – {office}")
+        event.add("summary", mail.event_summary(language=language, office=office, locale="de"))
         event.add("description", f"Anliegen: {purpose}\n{base_url.rstrip('/')}/interpreter.html#booking-{booking.id}")
-        event.add("status", ICS_STATUS.get(booking.status, "CONFIRMED"))
+        event.add("status", mail.calendar_status(booking.status.value, "REQUEST"))
         event.add("sequence", booking.version)
         calendar.add_component(event)
     return bytes(calendar.to_ical())

@@ -20,6 +20,17 @@ class BookingDecline(Base):
     declined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Withdrawn after confirming, less than `booking_late_cancel_hours` before the start.
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Withdrawn after confirming: the caseworker had been sent the booking for their calendar.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class BookingEscalation(Base):
+    """The on-demand request a no-show booking was handed to, so the counter can follow it."""
+
+    __tablename__ = "booking_escalations"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
 
 
 class BookingJobRun(Base):

@@ -29,6 +29,7 @@ from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus
 from broker.live.runtime import Runtime
 from broker.live.unit import bind
+from broker.request import lifecycle
 from broker.request.models import InterpretingRequest
 from broker.scheduler.runner import Scheduler, current_runtime
 
@@ -176,7 +177,7 @@ class BookingJobs:
         async with self.scheduler.sessionmaker() as db:
             bookings = (await db.execute(select(InterpretingRequest.id, InterpretingRequest.scheduled_start).where(
                 InterpretingRequest.mode == RequestMode.BOOKED,
-                InterpretingRequest.status.in_(booking_service.ACTIVE)))).all()
+                InterpretingRequest.status.in_(lifecycle.BOOKING_ACTIVE)))).all()
             ran: dict[int, set[Job]] = {}
             for request_id, name in (await db.execute(select(BookingJobRun.request_id, BookingJobRun.job).where(
                     BookingJobRun.request_id.in_([b[0] for b in bookings])))).all():

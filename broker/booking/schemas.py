@@ -25,7 +25,17 @@ class BookingCreate(BaseModel):
                                        description="One of the proposals; empty: assign automatically")
 
 
+class Names(BaseModel):
+    """A catalogue entry's names; the page shows the one for its language."""
+
+    code: str
+    name_de: str
+    name_en: str
+
+
 class BookingRead(BaseModel):
+    """A booking as the pages show it: names instead of codes, and what a cancel would mean."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -44,6 +54,12 @@ class BookingRead(BaseModel):
     ended_at: datetime | None
     cancelled_by: int | None
     late_cancellation: bool
+    language: Names | None = None
+    purpose_names: Names | None = None
+    office_name: str | None = None
+    interpreter_name: str | None = None
+    escalated_to: int | None = Field(default=None, description="The on-demand request a no-show went to")
+    cancel_is_late: bool = Field(default=False, description="Cancelling now would be flagged late")
 
 
 class ProposalRead(BaseModel):
@@ -51,6 +67,8 @@ class ProposalRead(BaseModel):
 
     interpreter_id: int
     display_name: str
+    username: str = Field(description="Tells two people with the same display name apart")
+    languages: list[str] = Field(default_factory=list, description="Codes of every language they interpret")
     qualification: Qualification
     gender: Gender | None
     booked_minutes_this_month: int
@@ -61,3 +79,11 @@ class CalendarLinkRead(BaseModel):
 
     url: str
     token: str
+
+
+class SlotRead(BaseModel):
+    """A free start time of the chosen day and who is free then (first: automatic assignment)."""
+
+    start: datetime
+    end: datetime
+    proposals: list[ProposalRead]

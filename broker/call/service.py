@@ -62,6 +62,20 @@ async def open_for(*, db: AsyncSession, request: InterpretingRequest, settings: 
     return call
 
 
+async def reopen(*, db: AsyncSession, call: Call, request: InterpretingRequest, settings: Settings,
+                 now: datetime) -> None:
+    """Open an existing room again (a booking confirmed anew after its confirmed person withdrew)
+    and send the current parties their join information after commit."""
+    assert request.interpreter_id is not None
+    call.status = CallStatus.WAITING
+    call.ended_at = None
+    call.expires_at = max(call.expires_at, now + room_lifetime(settings))
+    await db.flush()
+    effects.pending(db).items.append(effects.Join(
+        room_id=call.id, request_id=request.id, expires_at=call.expires_at,
+        parties=((request.caseworker_id, COUNTER), (request.interpreter_id, INTERPRETER))))
+
+
 async def mark_connected(*, db: AsyncSession, call: Call) -> None:
     if call.status is CallStatus.WAITING:
         call.status = CallStatus.ACTIVE
@@ -73,10 +87,11 @@ async def connect_for_request(*, db: AsyncSession, request_id: int) -> None:
     await db.execute(_CONNECT, {"b_request_id": request_id})
 
 
-async def end_for_request(*, db: AsyncSession, request_id: int, now: datetime) -> None:
-    """End the request's call if it has a live one; its room closes after commit."""
+async def end_for_request(*, db: AsyncSession, request_id: int, now: datetime, reason: str = "ended") -> None:
+    """End the request's call if it has a live one; its room closes after commit. The reason
+    reaches the browsers in the room (`escalated`: a no-show booking moved on to a new request)."""
     for (room_id,) in (await db.execute(_END, {"b_request_id": request_id, "now": now})).all():
-        effects.pending(db).items.append(effects.Close(room_id, "ended"))
+        effects.pending(db).items.append(effects.Close(room_id, reason))
 
 
 async def end(*, db: AsyncSession, call: Call, now: datetime) -> None:

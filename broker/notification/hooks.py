@@ -31,6 +31,8 @@ class BookingEventLike(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
     @property
     def dedupe_key(self) -> str | None: ...
+    @property
+    def calendar(self) -> frozenset[int]: ...
 
 
 async def on_booking_event(db: AsyncSession, event: BookingEventLike) -> None:
@@ -40,8 +42,9 @@ async def on_booking_event(db: AsyncSession, event: BookingEventLike) -> None:
     for user_id in event.recipients:
         # dedupe keys are unique per row, so the event's key is made per recipient
         key = f"{event.dedupe_key}:{user_id}" if event.dedupe_key else None
+        payload = {**event.payload, "calendar": user_id in event.calendar}
         await notification_service.enqueue(db=db, user_id=user_id, kind=event.kind,
-                                           payload=dict(event.payload), dedupe_key=key)
+                                           payload=payload, dedupe_key=key)
 
 
 def request_payload(request: InterpretingRequest, *, waited_seconds: int | None = None) -> dict[str, Any]:

@@ -24,7 +24,9 @@ IcsMethod = Literal["REQUEST", "CANCEL"]
 class Kind(StrEnum):
     BOOKING_ASSIGNED = "booking_assigned"
     BOOKING_CONFIRMED = "booking_confirmed"
-    BOOKING_DECLINED = "booking_declined"
+    BOOKING_DECLINED = "booking_declined"  # to the interpreter who declined
+    BOOKING_WITHDRAWN = "booking_withdrawn"  # to the caseworker: the confirmed person withdrew
+    BOOKING_UNASSIGNED = "booking_unassigned"  # to the caseworker: nobody could be found
     BOOKING_CANCELLED = "booking_cancelled"
     BOOKING_LATE_CANCELLED = "booking_late_cancelled"
     REMINDER_DUE = "reminder_due"
@@ -47,6 +49,11 @@ class BookingPayload(_Payload):
     booking_id: int = Field(ge=1)
     start: AwareDatetime
     end: AwareDatetime
+    # The booking's version when the event happened: the iCalendar SEQUENCE of mails and feed.
+    sequence: int = Field(default=0, ge=0)
+    status: str | None = Field(default=None, max_length=20)  # the booking's status then
+    # False: this recipient never got the booking for their calendar, so no .ics (no stray CANCEL).
+    calendar: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> BookingPayload:
@@ -77,11 +84,14 @@ SPECS: dict[Kind, KindSpec] = {
     for spec in (
         KindSpec(Kind.BOOKING_ASSIGNED, BookingPayload, (Role.INTERPRETER,), "REQUEST"),
         KindSpec(Kind.BOOKING_CONFIRMED, BookingPayload, _BOOKING_PARTIES, "REQUEST"),
-        KindSpec(Kind.BOOKING_DECLINED, BookingPayload, _BOOKING_PARTIES, "CANCEL"),
+        KindSpec(Kind.BOOKING_DECLINED, BookingPayload, (Role.INTERPRETER,), "CANCEL"),
+        # The booking stays in the caseworker's calendar, marked tentative, while we look again.
+        KindSpec(Kind.BOOKING_WITHDRAWN, BookingPayload, (Role.CASEWORKER,), "REQUEST"),
+        KindSpec(Kind.BOOKING_UNASSIGNED, BookingPayload, (Role.CASEWORKER,), None),
         KindSpec(Kind.BOOKING_CANCELLED, BookingPayload, _BOOKING_PARTIES, "CANCEL"),
         KindSpec(Kind.BOOKING_LATE_CANCELLED, BookingPayload, _BOOKING_PARTIES, "CANCEL"),
         KindSpec(Kind.REMINDER_DUE, BookingPayload, _BOOKING_PARTIES, None),
-        KindSpec(Kind.NO_SHOW_ESCALATED, BookingPayload, (*_BOOKING_PARTIES, Role.ADMIN), None),
+        KindSpec(Kind.NO_SHOW_ESCALATED, BookingPayload, (*_BOOKING_PARTIES, Role.ADMIN), "CANCEL"),
         KindSpec(Kind.CALLBACK_READY, RequestPayload, (Role.CASEWORKER,), None),
         KindSpec(Kind.REQUEST_UNFILLED, RequestPayload, (Role.CASEWORKER,), None),
     )

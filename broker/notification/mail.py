@@ -49,6 +49,7 @@ class MailContext:
     language: str
     office: str
     purpose: str
+    recipient_role: str = ""  # a kind may word its mail differently per role (see the catalogs)
 
 
 @lru_cache
@@ -64,9 +65,23 @@ def sender_domain(settings: Settings) -> str:
     return domain or urlsplit(settings.public_base_url).hostname or "localhost"
 
 
-def booking_uid(booking_id: int, settings: Settings) -> str:
-    """The iCalendar UID of a booking: the same in every mail about it, for every recipient."""
-    return f"booking-{booking_id}@{sender_domain(settings)}"
+def booking_uid(booking_id: int, base_url: str) -> str:
+    """The iCalendar UID of a booking: the same in every mail about it, for every recipient, and
+    in the interpreter's feed, so a calendar that has both shows the booking once."""
+    return f"booking-{booking_id}@{urlsplit(base_url).hostname or 'videodolmetschen'}"
+
+
+def calendar_status(booking_status: str | None, method: str) -> str:
+    """STATUS of the booking's event: cancelled, tentative while nobody has confirmed, else confirmed.
+    The mails and the feed both ask here."""
+    if method == "CANCEL" or booking_status in ("cancelled", "escalated", "no_show"):
+        return "CANCELLED"
+    return "TENTATIVE" if booking_status in (None, "requested") else "CONFIRMED"
+
+
+def event_summary(*, language: str, office: str, locale: str) -> str:
+    """The event's title: the appointment itself, not the subject of the mail that carried it."""
+    return str(catalog(locale)["common"]["event_summary"]).format(language=language, office=office)
 
 
 def message_id(outbox_id: int, created_at: datetime, settings: Settings) -> str:
@@ -92,6 +107,7 @@ def _texts(ctx: MailContext) -> tuple[str, list[str], list[tuple[str, str]], str
     """(subject, paragraphs, facts as label/value, calendar note) in the user's language."""
     words = catalog(ctx.locale)
     common, texts = words["common"], words["kinds"][ctx.kind.value]
+    texts = {**texts, **texts.get("roles", {}).get(ctx.recipient_role, {})}
     times = booking_times(ctx.payload)
     slot, date = _slot(*times, ctx.locale) if times else ("", "")
     values = {"language": ctx.language, "office": ctx.office, "purpose": ctx.purpose, "date": date}
@@ -108,7 +124,7 @@ def _texts(ctx: MailContext) -> tuple[str, list[str], list[tuple[str, str]], str
     facts.append((common["reference"], f"#{ref}"))
     method = spec(ctx.kind).ics
     note = None
-    if method and times:
+    if method and times and ctx.payload.get("calendar", True):
         note = common["calendar_request" if method == "REQUEST" else "calendar_cancel"]
     return subject, lines, facts, note
 
@@ -167,11 +183,12 @@ def _berlin_vtimezone() -> Timezone:
     return tz
 
 
-def render_ics(ctx: MailContext, *, settings: Settings, link: str, summary: str) -> bytes | None:
-    """The iCalendar object of a booking mail (None for kinds without one)."""
+def render_ics(ctx: MailContext, *, settings: Settings, link: str) -> bytes | None:
+    """The iCalendar object of a booking mail (None for kinds without one, or for a recipient
+    whose calendar never had the booking)."""
     method = spec(ctx.kind).ics
     times = booking_times(ctx.payload)
-    if method is None or times is None:
+    if method is None or times is None or not ctx.payload.get("calendar", True):
         return None
     start, end = times
     cal = Calendar()
@@ -181,16 +198,16 @@ def render_ics(ctx: MailContext, *, settings: Settings, link: str, summary: str)
     cal.add("method", method)
     cal.add_component(_berlin_vtimezone())
     event = Event()
-    event.add("uid", booking_uid(int(ctx.payload["booking_id"]), settings))
-    # A later mail about the same booking always has a larger outbox id: calendars take it as newer.
-    event.add("sequence", ctx.outbox_id)
+    event.add("uid", booking_uid(int(ctx.payload["booking_id"]), settings.public_base_url))
+    # The booking's version: it rises with every change, and the feed shows the same number.
+    event.add("sequence", int(ctx.payload.get("sequence", 0)))
     event.add("dtstamp", ctx.created_at.astimezone(UTC))
     event.add("dtstart", start.astimezone(BERLIN))
     event.add("dtend", end.astimezone(BERLIN))
-    event.add("summary", summary)
+    event.add("summary", event_summary(language=ctx.language, office=ctx.office, locale=ctx.locale))
     event.add("location", link)
     event.add("description", f"{ctx.purpose} — {ctx.office}\n{link}")
-    event.add("status", "CONFIRMED" if method == "REQUEST" else "CANCELLED")
+    event.add("status", calendar_status(ctx.payload.get("status"), method))
     event.add("transp", "OPAQUE")
     _, organizer_address = parseaddr(settings.smtp_sender)
     organizer = vCalAddress(f"mailto:{organizer_address}")
@@ -222,7 +239,7 @@ def build_message(ctx: MailContext, *, settings: Settings) -> EmailMessage:
     message["X-Videodolmetschen-Kind"] = ctx.kind.value
     message.set_content(plain, subtype="plain", charset="utf-8")
     message.add_alternative(body, subtype="html", charset="utf-8")
-    ics = render_ics(ctx, settings=settings, link=link, summary=subject)
+    ics = render_ics(ctx, settings=settings, link=link)
     if ics is not None:
         method = spec(ctx.kind).ics or "REQUEST"
         ref = ctx.payload["booking_id"]

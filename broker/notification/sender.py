@@ -134,6 +134,7 @@ async def build(
         locale=locale,
         recipient_name=user.display_name,
         recipient_email=user.email,
+        recipient_role=user.role.value,
         language=(getattr(language, f"name_{locale}") if language else payload["language_code"]),
         purpose=(getattr(purpose, f"name_{locale}") if purpose else payload["purpose"]),
         office=office.name if office else f"#{payload['office_id']}",

@@ -1,7 +1,7 @@
 """CSV and XLSX exports, streamed: rows flow from the database cursor to the client in chunks.
 
-XLSX uses openpyxl's write-only mode (rows go straight to a temporary file, never a DOM of
-cells), and the finished file is sent in 64 KiB pieces, so a year of ledger rows stays far
+XLSX is written by `xlsx.py` (each row goes straight into the zipped sheet XML in a temporary
+file, never a DOM of cells), and the finished file is sent in 64 KiB pieces, so a year of ledger rows stays far
 below the 300 MiB budget. Small-cell suppression follows docs/reports.md.
 """
 
@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.ledger.models import LedgerEntry as L
 from broker.report import service
 from broker.report.schemas import Grouping, ReportFilters, UsageReport
+from broker.report.xlsx import XlsxWriter
 
 CSV_CHUNK_ROWS = 500
 FILE_CHUNK_BYTES = 64 * 1024
@@ -38,6 +35,7 @@ FIGURE_COLUMNS = (
     "sessions_on_demand",
     "sessions_booked",
     "waits_measured",
+    "waits_censored",
     "wait_median_s",
     "wait_p90_s",
     "fill_rate",
@@ -60,6 +58,7 @@ COUNT_COLUMNS = frozenset(
         "sessions_on_demand",
         "sessions_booked",
         "waits_measured",
+        "waits_censored",
         "unmet",
         "no_shows",
         "late_cancellations",
@@ -70,8 +69,8 @@ COUNT_COLUMNS = frozenset(
 # A derived figure is hidden when any count it is computed from is hidden.
 DERIVED_FROM: dict[str, tuple[str, ...]] = {
     "talk_minutes": ("sessions",),
-    "wait_median_s": ("waits_measured",),
-    "wait_p90_s": ("waits_measured",),
+    "wait_median_s": ("waits_measured", "waits_censored"),
+    "wait_p90_s": ("waits_measured", "waits_censored"),
     "fill_rate": ("sessions", "demand"),
     "unmet_share": ("unmet", "demand"),
     "mean_rating": ("ratings",),
@@ -162,40 +161,6 @@ def csv_chunks(header: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterato
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-class XlsxWriter:
-    """A write-only workbook with one sheet; `append` rows, then `finish` for a file to stream."""
-
-    def __init__(self, header: Sequence[str], *, title: str = "report") -> None:
-        self.header = list(header)
-        self.workbook = Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(title=title[:31])
-        self.sheet.freeze_panes = "A2"
-        bold = Font(bold=True)
-        cells = []
-        for name in self.header:
-            cell = WriteOnlyCell(self.sheet, value=name)
-            cell.font = bold
-            cells.append(cell)
-        self.sheet.append(cells)
-
-    def append(self, row: dict[str, Any]) -> None:
-        values = []
-        for name in self.header:
-            value = row.get(name)
-            if isinstance(value, Enum):
-                value = value.value
-            elif isinstance(value, datetime) and value.tzinfo is not None:
-                value = value.replace(tzinfo=None)  # Excel has no time zones; the column is UTC
-            values.append(value)
-        self.sheet.append(values)
-
-    def finish(self) -> IO[bytes]:
-        handle = tempfile.TemporaryFile()
-        self.workbook.save(handle)
-        handle.seek(0)
-        return handle
 
 
 def file_chunks(handle: IO[bytes]) -> Iterator[bytes]:

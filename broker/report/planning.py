@@ -2,16 +2,20 @@
 
 Need: on-demand arrivals per hour (all of them, including those nobody answered: that is the
 demand we failed) and the mean handling time (talk + wrap-up) give the interpreters needed
-online for the target service level by Erlang C; booked sessions are planned work, so their
-mean load in Erlangs is added, rounded to whole interpreters. Have: the mean number of
-qualified interpreters online in that hour (presence history) or, when there is none, the
-number whose weekly availability windows cover it.
+online for the target service level by Erlang C; booked sessions are planned work, so the
+Erlangs they occupy are added as they are (not rounded: most hours hold a fraction of one
+booking), spread over the hours each session actually ran. Have: the mean number of qualified
+interpreters online in that hour (presence history) or, when there is none, the number whose
+weekly availability windows cover it. A person who speaks several languages is one person:
+their hour is shared among their languages in proportion to each language's load in that hour,
+so the languages' "have" add up to the people online (`hours[].people_online`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -24,6 +28,7 @@ from broker.report import erlang, service, timekeys
 from broker.report.schemas import (
     Grouping,
     PlanningGap,
+    PlanningHour,
     PlanningLanguage,
     PlanningParams,
     PlanningReport,
@@ -40,6 +45,7 @@ ONLINE = (
     InterpreterStatus.WRAP_UP,
 )
 FALLBACK_AHT_SECONDS = 900.0
+Weights = dict[str, list[float]]
 
 
 def planning_period(filters: ReportFilters, today: date | None = None) -> ReportFilters:
@@ -55,37 +61,62 @@ def hour_of_week(instant: datetime) -> int:
     return local.weekday() * 24 + local.hour
 
 
-def occurrences(start: datetime, end: datetime) -> list[int]:
-    """How often each local hour of the week occurs in [start, end)."""
-    hours = int((end - start).total_seconds() // 3600)
-    full_weeks, rest = divmod(hours, HOURS_PER_WEEK)
-    counts = [full_weeks] * HOURS_PER_WEEK
-    probe = start + timedelta(hours=full_weeks * HOURS_PER_WEEK)
-    for _ in range(rest):
-        counts[hour_of_week(probe)] += 1
-        probe += timedelta(hours=1)
+def occurrences(start: datetime, end: datetime) -> list[float]:
+    """How often each local hour of the week occurs in [start, end), partial hours as fractions.
+
+    Steps through the UTC hours: every UTC hour is exactly one local hour (Germany's offsets are
+    whole hours), so the spring change leaves Sunday 02:00 out and the autumn one counts it twice,
+    just as the ledger's stored hour of the week does.
+    """
+    counts = [0.0] * HOURS_PER_WEEK
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        following = hour + timedelta(hours=1)
+        seconds = (min(following, end) - max(hour, start)).total_seconds()
+        counts[hour_of_week(hour)] += seconds / 3600
+        hour = following
     return counts
+
+
+def observed_bounds(filters: ReportFilters, now: datetime) -> tuple[datetime, datetime]:
+    """The period's UTC bounds, ending now at the latest: hours still ahead had no chance of demand."""
+    start, end = timekeys.period_bounds(filters.date_from, filters.date_to)
+    assert start is not None and end is not None
+    return start, max(start, min(end, now))
+
+
+def spread_over_hours(begin: datetime, seconds: float, into: list[float]) -> None:
+    """Add a session's seconds to the hours of the week it ran in (a 45-minute booking at 9:30
+    puts 30 minutes into 9–10 and 15 into 10–11)."""
+    cursor, stop = begin, begin + timedelta(seconds=seconds)
+    while cursor < stop:
+        next_hour = cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        into[hour_of_week(cursor)] += (min(next_hour, stop) - cursor).total_seconds()
+        cursor = next_hour
 
 
 async def _demand(
     *, db: AsyncSession, filters: ReportFilters
-) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, tuple[int, int, int, float]]]:
+) -> tuple[Weights, Weights, dict[str, tuple[int, int, int, float]]]:
     """Per language: on-demand arrivals and booked talk seconds per hour of week, and totals."""
     how, language = await service.key_columns(
         db=db, filters=filters, group_by=[Grouping.WEEKDAY_HOUR, Grouping.LANGUAGE]
     )
     on_demand = L.mode == RequestMode.ON_DEMAND
-    booked_talk = func.sum(case((L.mode == RequestMode.BOOKED, L.talk_seconds), else_=0))
     stmt = (
-        select(how, language, service._count_if(on_demand), booked_talk)
-        .where(*service.conditions(filters))
+        select(how, language, service._count_if(on_demand))
+        .where(*service.conditions(filters), on_demand)
         .group_by(how, language)
     )
-    arrivals: dict[str, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
-    booked: dict[str, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
-    for slot, code, count, talk in await db.execute(stmt):
+    arrivals: Weights = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
+    for slot, code, count in await db.execute(stmt):
         arrivals[code][int(slot)] += int(count or 0)
-        booked[code][int(slot)] += int(talk or 0)
+    booked: Weights = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
+    booked_stmt = select(L.language_code, func.coalesce(L.connected_at, L.requested_at), L.talk_seconds).where(
+        *service.conditions(filters), L.mode == RequestMode.BOOKED, L.talk_seconds > 0
+    )
+    for code, began, talk in await db.execute(booked_stmt):
+        spread_over_hours(began, talk, booked[code])
     answered = on_demand & L.connected_at.is_not(None)
     totals_stmt = (
         select(
@@ -105,77 +136,117 @@ async def _demand(
     return arrivals, booked, totals
 
 
-async def _have_windows(*, db: AsyncSession) -> dict[str, list[int]]:
-    """Interpreters per language whose weekly window covers at least half of the hour."""
-    stmt = select(
-        InterpreterLanguage.language_code,
-        AvailabilityWindow.weekday,
-        AvailabilityWindow.start_time,
-        AvailabilityWindow.end_time,
-    ).join(AvailabilityWindow, AvailabilityWindow.interpreter_id == InterpreterLanguage.interpreter_id)
-    have: dict[str, list[int]] = defaultdict(lambda: [0] * HOURS_PER_WEEK)
-    for code, weekday, start, end in await db.execute(stmt):
+async def _languages_of(*, db: AsyncSession) -> dict[int, list[str]]:
+    spoken: dict[int, list[str]] = defaultdict(list)
+    for interpreter, code in await db.execute(
+        select(InterpreterLanguage.interpreter_id, InterpreterLanguage.language_code)
+    ):
+        spoken[interpreter].append(code)
+    return spoken
+
+
+def share_among_languages(
+    person_hours: dict[int, list[float]], spoken: dict[int, list[str]], load: Weights
+) -> tuple[Weights, list[float]]:
+    """Each person's presence per hour, shared among their languages by the languages' load then.
+
+    Returns per-language "have" and the people present per hour; the first adds up to the
+    second wherever the person speaks a language with load (equal shares when none has any).
+    """
+    have: Weights = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
+    people = [0.0] * HOURS_PER_WEEK
+    for person, hours in person_hours.items():
+        codes = spoken.get(person, [])
+        if not codes:
+            continue
+        for slot, value in enumerate(hours):
+            if not value:
+                continue
+            people[slot] += value
+            weights = [load[c][slot] if c in load else 0.0 for c in codes]
+            total = sum(weights)
+            for code, weight in zip(codes, weights, strict=True):
+                have[code][slot] += value * (weight / total if total else 1 / len(codes))
+    return have, people
+
+
+async def _window_hours(*, db: AsyncSession) -> dict[int, list[float]]:
+    """Per interpreter, 1 in each hour of the week their weekly window covers at least half of."""
+    stmt = select(AvailabilityWindow.interpreter_id, AvailabilityWindow.weekday, AvailabilityWindow.start_time,
+                  AvailabilityWindow.end_time)
+    hours: dict[int, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
+    for interpreter, weekday, start, end in await db.execute(stmt):
         start_min, end_min = start.hour * 60 + start.minute, end.hour * 60 + end.minute
         for hour in range(24):
             overlap = min(end_min, hour * 60 + 60) - max(start_min, hour * 60)
             if overlap >= 30:
-                have[code][weekday * 24 + hour] += 1
-    return have
+                hours[interpreter][weekday * 24 + hour] = 1.0
+    return hours
 
 
-async def _have_online(
-    *, db: AsyncSession, start: datetime, end: datetime, counts: list[int]
-) -> dict[str, list[float]] | None:
-    """Mean interpreters online per language and hour of week; None without presence history."""
+async def _online_hours(
+    *, db: AsyncSession, start: datetime, end: datetime, counts: list[float]
+) -> dict[int, list[float]]:
+    """Per interpreter, the mean time online in each hour of the week (0..1); empty without history."""
     stmt = select(PresenceInterval.interpreter_id, PresenceInterval.started_at, PresenceInterval.ended_at).where(
         PresenceInterval.status.in_(ONLINE),
         PresenceInterval.started_at < end,
         (PresenceInterval.ended_at.is_(None)) | (PresenceInterval.ended_at > start),
     )
-    hours_online: dict[int, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
+    seconds: dict[int, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
     for interpreter, began, ended in await db.execute(stmt):
-        cursor, stop = max(began, start), min(ended or end, end)
-        while cursor < stop:
-            next_hour = cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-            piece = min(next_hour, stop) - cursor
-            hours_online[interpreter][hour_of_week(cursor)] += piece.total_seconds() / 3600
-            cursor = next_hour
-    if not hours_online:
-        return None
-    languages = (await db.execute(select(InterpreterLanguage.interpreter_id, InterpreterLanguage.language_code))).all()
-    have: dict[str, list[float]] = defaultdict(lambda: [0.0] * HOURS_PER_WEEK)
-    for interpreter, code in languages:
-        for slot, value in enumerate(hours_online.get(interpreter, ())):
-            if counts[slot]:
-                have[code][slot] += value / counts[slot]
-    return have
+        spread_over_hours(max(began, start), (min(ended or end, end) - max(began, start)).total_seconds(),
+                          seconds[interpreter])
+    return {
+        person: [value / 3600 / counts[slot] if counts[slot] else 0.0 for slot, value in enumerate(values)]
+        for person, values in seconds.items()
+    }
 
 
-async def planning_report(*, db: AsyncSession, filters: ReportFilters, params: PlanningParams) -> PlanningReport:
+def _load(arrivals: Weights, booked: Weights, aht: dict[str, float], counts: list[float]) -> Weights:
+    """Offered Erlangs per language and hour (on demand and booked), the weight for sharing people."""
+    load: Weights = {}
+    for code in set(arrivals) | set(booked):
+        load[code] = [
+            ((arrivals[code][s] * aht.get(code, FALLBACK_AHT_SECONDS) + booked[code][s]) / 3600 / counts[s])
+            if counts[s]
+            else 0.0
+            for s in range(HOURS_PER_WEEK)
+        ]
+    return load
+
+
+async def planning_report(
+    *, db: AsyncSession, filters: ReportFilters, params: PlanningParams, now: datetime | None = None
+) -> PlanningReport:
     """Need vs have per language and hour of the week, the merged gap table, a language summary."""
-    filters = planning_period(filters)
+    now = now or datetime.now(UTC)
+    filters = planning_period(filters, today=now.astimezone(timekeys.LOCAL_TZ).date())
     names = await service.validate_filters(db=db, filters=filters)
-    start, end = timekeys.period_bounds(filters.date_from, filters.date_to)
-    assert start is not None and end is not None
+    start, end = observed_bounds(filters, now)
     counts = occurrences(start, end)
     arrivals, booked, totals = await _demand(db=db, filters=filters)
-    windows = await _have_windows(db=db)
-    online = await _have_online(db=db, start=start, end=end, counts=counts)
-    registered = dict(
-        (
-            await db.execute(
-                select(InterpreterLanguage.language_code, func.count()).group_by(InterpreterLanguage.language_code)
-            )
-        ).all()
-    )
     all_talk = sum(t[3] for t in totals.values())
     all_sessions = sum(t[2] for t in totals.values())
     fallback_talk = all_talk / all_sessions if all_sessions else FALLBACK_AHT_SECONDS
+    aht = {
+        code: (talk / sessions if sessions else fallback_talk) + params.wrap_up_seconds
+        for code, (_, _, sessions, talk) in totals.items()
+    }
+    load = _load(arrivals, booked, aht, counts)
+    spoken = await _languages_of(db=db)
+    windows, window_people = share_among_languages(await _window_hours(db=db), spoken, load)
+    online_hours = await _online_hours(db=db, start=start, end=end, counts=counts)
+    online, online_people = share_among_languages(online_hours, spoken, load)
+    use_online = bool(online_hours)
+    registered: dict[str, int] = defaultdict(int)
+    for codes in spoken.values():
+        for code in codes:
+            registered[code] += 1
     slots: list[PlanningSlot] = []
     summaries: list[PlanningLanguage] = []
     for code in sorted(totals, key=lambda c: -totals[c][0]):
-        requests, unmet, sessions, talk = totals[code]
-        aht = (talk / sessions if sessions else fallback_talk) + params.wrap_up_seconds
+        requests, unmet, _, _ = totals[code]
         lang_slots = []
         for slot in range(HOURS_PER_WEEK):
             if not counts[slot] or not (arrivals[code][slot] or booked[code][slot]):
@@ -184,23 +255,23 @@ async def planning_report(*, db: AsyncSession, filters: ReportFilters, params: P
             booked_load = booked[code][slot] / counts[slot] / 3600
             staffing = erlang.required_servers(
                 arrivals_per_hour=rate,
-                aht_seconds=aht,
+                aht_seconds=aht[code],
                 target_service_level=params.target_service_level,
                 answer_seconds=params.answer_seconds,
                 max_occupancy=params.max_occupancy,
             )
-            need = staffing.servers + math.floor(booked_load + 0.5)
-            have_windows = windows[code][slot] if code in windows else 0
-            have_online = round(online[code][slot], 2) if online and code in online else 0.0
-            have = have_online if online is not None else float(have_windows)
-            servers_at_have = math.floor(have + 1e-9)
+            need = round(staffing.servers + booked_load, 2)
+            have_windows = round(windows[code][slot], 2) if code in windows else 0.0
+            have_online = round(online[code][slot], 2) if code in online else 0.0
+            have = have_online if use_online else have_windows
+            servers_at_have = math.floor(max(0.0, have - booked_load) + 1e-9)
             lang_slots.append(
                 PlanningSlot(
                     language=code,
                     weekday=slot // 24,
                     hour=slot % 24,
                     arrivals_per_hour=round(rate, 4),
-                    aht_seconds=round(aht, 1),
+                    aht_seconds=round(aht[code], 1),
                     booked_erlangs=round(booked_load, 3),
                     need=need,
                     have_windows=have_windows,
@@ -208,7 +279,7 @@ async def planning_report(*, db: AsyncSession, filters: ReportFilters, params: P
                     have=have,
                     gap=round(need - have, 2),
                     service_level_at_have=round(
-                        erlang.service_level(servers_at_have, staffing.traffic, aht, params.answer_seconds), 3
+                        erlang.service_level(servers_at_have, staffing.traffic, aht[code], params.answer_seconds), 3
                     )
                     if rate
                     else None,
@@ -220,23 +291,37 @@ async def planning_report(*, db: AsyncSession, filters: ReportFilters, params: P
                 language=code,
                 language_name=names.languages.get(code, code),
                 requests=requests,
-                arrivals_per_week=round(sum(arrivals[code]) / (sum(counts) / HOURS_PER_WEEK), 2),
-                aht_seconds=round(aht, 1),
+                arrivals_per_week=round(sum(arrivals[code]) / (sum(counts) / HOURS_PER_WEEK), 2)
+                if sum(counts)
+                else 0.0,
+                aht_seconds=round(aht[code], 1),
                 unmet=unmet,
-                peak_need=max((s.need for s in lang_slots), default=0),
+                peak_need=max((s.need for s in lang_slots), default=0.0),
                 hours_short=sum(1 for s in lang_slots if s.gap > 0),
-                interpreters_registered=int(registered.get(code, 0)),
+                interpreters_registered=registered.get(code, 0),
             )
         )
     return PlanningReport(
         filters=filters,
         params=params,
         weeks=round(sum(counts) / HOURS_PER_WEEK, 2),
-        presence_source="presence" if online is not None else "windows",
+        presence_source="presence" if use_online else "windows",
         languages=summaries,
         gaps=merge_gaps(slots, names.languages),
         slots=slots,
+        hours=_hours(slots, online_people if use_online else window_people),
     )
+
+
+def _hours(slots: Iterable[PlanningSlot], people: list[float]) -> list[PlanningHour]:
+    """Per hour of the week: the languages' needs summed beside the distinct people there."""
+    need = [0.0] * HOURS_PER_WEEK
+    for slot in slots:
+        need[slot.weekday * 24 + slot.hour] += slot.need
+    return [
+        PlanningHour(weekday=s // 24, hour=s % 24, need_sum=round(need[s], 2), people_online=round(people[s], 2))
+        for s in range(HOURS_PER_WEEK)
+    ]
 
 
 def merge_gaps(slots: list[PlanningSlot], language_names: dict[str, str]) -> list[PlanningGap]:
@@ -272,7 +357,7 @@ def merge_gaps(slots: list[PlanningSlot], language_names: dict[str, str]) -> lis
     for gap in gaps:
         gap.text = (
             f"{gap.language_name}, {timekeys.WEEKDAYS_DE[gap.weekday]} "
-            f"{gap.start_hour}–{gap.end_hour}: need {gap.need}, have {round(gap.have, 1):g}"
+            f"{gap.start_hour}–{gap.end_hour}: need {round(gap.need, 1):g}, have {round(gap.have, 1):g}"
         )
     gaps.sort(key=lambda g: (-g.gap, g.start_hour - g.end_hour, g.language, g.weekday, g.start_hour))
     return gaps

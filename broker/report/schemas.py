@@ -85,6 +85,8 @@ class UsageFigures(BaseModel):
     sessions_on_demand: int = 0
     sessions_booked: int = 0
     waits_measured: int = 0
+    # Unfilled on-demand requests, in the wait percentiles at the maximum wait they reached.
+    waits_censored: int = 0
     wait_median_s: float | None = None
     wait_p90_s: float | None = None
     fill_rate: float | None = None
@@ -129,8 +131,10 @@ class PlanningSlot(BaseModel):
     arrivals_per_hour: float
     aht_seconds: float
     booked_erlangs: float
-    need: int
-    have_windows: int
+    # Erlang C's whole interpreters for on-demand calls plus the booked Erlangs as they are.
+    need: float
+    # Shares of people: a person speaking two languages counts once, split by the hour's load.
+    have_windows: float
     have_online: float
     have: float
     gap: float
@@ -145,7 +149,7 @@ class PlanningGap(BaseModel):
     weekday: int
     start_hour: int
     end_hour: int
-    need: int
+    need: float
     have: float
     gap: float
     text: str
@@ -158,9 +162,18 @@ class PlanningLanguage(BaseModel):
     arrivals_per_week: float
     aht_seconds: float
     unmet: int
-    peak_need: int
+    peak_need: float
     hours_short: int
     interpreters_registered: int
+
+
+class PlanningHour(BaseModel):
+    """One hour of the week for the whole pool: the languages' needs summed, and people there."""
+
+    weekday: int
+    hour: int
+    need_sum: float
+    people_online: float
 
 
 class PlanningReport(BaseModel):
@@ -171,6 +184,7 @@ class PlanningReport(BaseModel):
     languages: list[PlanningLanguage]
     gaps: list[PlanningGap]
     slots: list[PlanningSlot]
+    hours: list[PlanningHour]
 
 
 class UnmetRow(BaseModel):

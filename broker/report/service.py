@@ -68,6 +68,13 @@ IS_UNMET = L.outcome.in_([LedgerOutcome.UNFILLED, LedgerOutcome.NO_INTERPRETER])
     (L.outcome == LedgerOutcome.CANCELLED) & (L.mode == RequestMode.ON_DEMAND)
 )
 IS_WAIT_MEASURED = (L.mode == RequestMode.ON_DEMAND) & L.connected_at.is_not(None) & L.wait_seconds.is_not(None)
+# An on-demand request nobody took waited until the maximum wait ran out: its wait is at least
+# that long (censored), and leaving it out would make the slowest hours look fastest. It enters
+# the percentiles with the wait it reached, the maximum.
+IS_WAIT_CENSORED = (
+    (L.mode == RequestMode.ON_DEMAND) & (L.outcome == LedgerOutcome.UNFILLED) & L.wait_seconds.is_not(None)
+)
+IS_WAIT_COUNTED = IS_WAIT_MEASURED | IS_WAIT_CENSORED
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -92,6 +99,7 @@ SUMS: dict[str, ColumnElement[Any]] = {
     "rating_sum": _total(L.rating),
     "with_problems": _count_if(L.problems.is_not(None) & (L.problems != "")),
     "waits_measured": _count_if(IS_WAIT_MEASURED),
+    "waits_censored": _count_if(IS_WAIT_CENSORED),
 }
 
 DIMENSION_COLUMNS: dict[Grouping, Any] = {
@@ -131,6 +139,7 @@ def figures(s: dict[str, int], median: float | None, p90: float | None) -> dict[
         "sessions_on_demand": s["sessions_on_demand"],
         "sessions_booked": s["sessions"] - s["sessions_on_demand"],
         "waits_measured": s["waits_measured"],
+        "waits_censored": s["waits_censored"],
         "wait_median_s": median,
         "wait_p90_s": p90,
         "fill_rate": _share(s["sessions"], s["demand"]),
@@ -275,7 +284,7 @@ def _plain(value: Any) -> str | int:
 
 def _wait_columns(dialect: str) -> list[ColumnElement[Any]]:
     """PostgreSQL computes median and p90 itself; SQLite hands over the group's waits as text."""
-    measured = case((IS_WAIT_MEASURED, L.wait_seconds))
+    measured = case((IS_WAIT_COUNTED, L.wait_seconds))
     if dialect == "postgresql":
         return [
             func.percentile_cont(fraction).within_group(measured.asc()).label(f"p{int(fraction * 100)}")

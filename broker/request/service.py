@@ -318,9 +318,9 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
     effects.notify(db, interpreter_id, event)
 
 
-async def move(db: AsyncSession, request: InterpretingRequest, *, expected: Collection[RequestStatus],
+async def move(db: AsyncSession, request: InterpretingRequest, *, expected: Collection[RequestStatus] | None = None,
                **values: Any) -> bool:
-    """Move a request the caller read without a lock, if it is still where it was (bookings)."""
+    """Change a request's status or values (the version goes up); see `dispatch.move` (bookings' way in)."""
     return await dispatch.move(db, request, expected=expected, **values)
 
 

@@ -206,11 +206,14 @@ async def test_other_office_gets_404_and_changes_nothing(client: httpx.AsyncClie
             assert response.status_code == 404
 
 
-async def test_no_free_interpreter_is_409(client: httpx.AsyncClient, interpreters: World, unchanged) -> None:
-    """Booking on a Thuringian holiday finds nobody: 409 and no row."""
+async def test_booking_on_a_holiday_is_409_naming_it_in_german(client: httpx.AsyncClient, interpreters: World,
+                                                                unchanged) -> None:
+    """Booking on a Thuringian holiday is refused with its German name and changes nothing."""
     async with unchanged():
         response = await _book(client, interpreters, booking_body(at(datetime(2027, 10, 31).date(), 10)))
-    assert response.status_code == 409 and response.json()["code"] == "no_interpreter_free"
+    body = response.json()
+    assert response.status_code == 409 and body["code"] == "booking_holiday"
+    assert body["holiday"] == {"de": "Reformationstag", "en": "Reformation Day"}
 
 
 async def test_booking_rows_are_booked_mode(db: AsyncSession, client: httpx.AsyncClient, interpreters: World) -> None:

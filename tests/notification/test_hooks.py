@@ -25,6 +25,7 @@ class Event:
     payload: dict[str, Any]
     dedupe_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    calendar: frozenset[int] = frozenset()
 
 
 async def rows(db: AsyncSession) -> list[OutboxMessage]:
@@ -35,12 +36,15 @@ async def test_booking_event_gives_one_row_per_recipient(db: AsyncSession, world
     """A confirmed booking for caseworker and interpreter writes two rows; realtime-only kinds none."""
     recipients = (world.users["caseworker_a"].id, world.users["interpreter"].id)
     payload = {**booking(world), "start": START, "end": START + timedelta(hours=1)}
-    await hooks.on_booking_event(db, Event("booking_confirmed", recipients, payload))
+    confirmed = Event("booking_confirmed", recipients, payload, calendar=frozenset(recipients[1:]))
+    await hooks.on_booking_event(db, confirmed)
     await hooks.on_booking_event(db, Event("booking_room_open", recipients, payload))
     await db.commit()
     found = await rows(db)
     assert [(r.kind, r.user_id) for r in found] == [("booking_confirmed", u) for u in recipients]
     assert json.loads(found[0].payload)["start"] == "2026-03-02T09:00:00Z"
+    # Only a recipient whose calendar holds the booking gets the .ics.
+    assert [json.loads(r.payload)["calendar"] for r in found] == [False, True]
 
 
 async def test_repeated_reminder_job_notifies_each_recipient_once(db: AsyncSession, world: World) -> None:

@@ -77,9 +77,10 @@ async def test_cancellation_in_english_keeps_uid_and_raises_sequence(
     """A confirmed then cancelled booking gives REQUEST then CANCEL with one UID, summer time, English."""
     await give_addresses(db, world, english=("caseworker_a",))
     caseworker = world.users["caseworker_a"]
-    for kind in (Kind.BOOKING_CONFIRMED, Kind.BOOKING_CANCELLED):
-        await notification_service.enqueue(db=db, user_id=caseworker.id, kind=kind,
-                                           payload=booking(world, booking_id=42, start=SUMMER_START))
+    # The booking service stamps each event with the booking's version: its SEQUENCE.
+    for kind, version in ((Kind.BOOKING_CONFIRMED, 2), (Kind.BOOKING_CANCELLED, 3)):
+        payload = {**booking(world, booking_id=42, start=SUMMER_START), "sequence": version}
+        await notification_service.enqueue(db=db, user_id=caseworker.id, kind=kind, payload=payload)
         await db.commit()
     await drain(sessionmaker, mail_settings)
 

@@ -9,14 +9,15 @@ The interpreter's window covers Monday 08–12, so have = 1 on Monday 09 and 0 e
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.enums import InterpreterStatus
+from broker.enums import InterpreterStatus, LedgerOutcome, Media, OfficeKind, RequestMode
 from broker.interpreter.models import PresenceInterval
-from broker.report import erlang, planning
+from broker.ledger.models import LedgerEntry
+from broker.report import erlang, planning, timekeys
 from broker.report.schemas import PlanningParams, ReportFilters
 from tests.report.conftest import Ledger
 
@@ -89,3 +90,77 @@ def test_occurrences_count_local_hours() -> None:
     counts = planning.occurrences(start, datetime(2025, 4, 7, tzinfo=UTC))
     assert sum(counts) == 14 * 24
     assert min(counts) >= 1 and max(counts) <= 3
+
+
+def _local(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timekeys.LOCAL_TZ)
+
+
+def _ledger_row(ledger: Ledger, language: str, mode: RequestMode, at: datetime, talk: int) -> LedgerEntry:
+    world = ledger.world
+    at = at.astimezone(UTC)
+    connected = at if talk else None
+    return LedgerEntry(
+        office_id=world.office_a.id, office_kind=OfficeKind(world.office_a.kind),
+        district_ags=world.office_a.district_ags, language_code=language, purpose="other", mode=mode,
+        media=Media.VIDEO, requested_at=at, connected_at=connected,
+        ended_at=connected + timedelta(seconds=talk) if connected else None, wait_seconds=0 if talk else None,
+        talk_seconds=talk, outcome=LedgerOutcome.COMPLETED if talk else LedgerOutcome.UNFILLED,
+    )
+
+
+async def test_a_person_speaking_two_languages_is_counted_once(db: AsyncSession, ledger: Ledger) -> None:
+    """One interpreter (Arabic and Persian) online Monday 9–10 while both languages have demand:
+    the languages' "have" add up to one person, shared by load, and the hour shows one person."""
+    db.add(_ledger_row(ledger, "fa", RequestMode.ON_DEMAND, _local(2025, 1, 6, 9, 20), 600))
+    db.add(PresenceInterval(interpreter_id=ledger.interpreter_id, status=InterpreterStatus.AVAILABLE,
+                            started_at=datetime(2025, 1, 6, 8, 0, tzinfo=UTC),
+                            ended_at=datetime(2025, 1, 6, 9, 0, tzinfo=UTC)))
+    await db.commit()
+    report = await planning.planning_report(db=db, filters=WEEK, params=PlanningParams())
+    monday = {s.language: s for s in report.slots if (s.weekday, s.hour) == (0, 9)}
+    assert set(monday) == {"ar", "fa"}
+    assert monday["ar"].have + monday["fa"].have == pytest.approx(1.0, abs=0.011)
+    # Arabic brings two calls of 700 s, Persian one of 600 s: Arabic gets the larger share.
+    assert monday["ar"].have > monday["fa"].have > 0
+    hour = next(h for h in report.hours if (h.weekday, h.hour) == (0, 9))
+    assert hour.people_online == 1.0
+    assert hour.need_sum == monday["ar"].need + monday["fa"].need
+
+
+async def test_booked_load_is_kept_and_spread_over_the_hours_it_ran(db: AsyncSession, ledger: Ledger) -> None:
+    """A 45-minute booking at 9:30 adds 0.5 Erlang to 9–10 and 0.25 to 10–11, unrounded."""
+    db.add(_ledger_row(ledger, "uk", RequestMode.BOOKED, _local(2025, 3, 3, 9, 30), 45 * 60))
+    await db.commit()
+    week = ReportFilters.model_validate({"from": date(2025, 3, 3), "to": date(2025, 3, 9)})
+    report = await planning.planning_report(db=db, filters=week, params=PlanningParams())
+    slots = {(s.weekday, s.hour): s for s in report.slots}
+    assert set(slots) == {(0, 9), (0, 10)}
+    assert (slots[(0, 9)].booked_erlangs, slots[(0, 9)].need) == (0.5, 0.5)
+    assert (slots[(0, 10)].booked_erlangs, slots[(0, 10)].need) == (0.25, 0.25)
+    assert sum(h.need_sum for h in report.hours) == 0.75
+
+
+def test_occurrences_follow_daylight_saving_time() -> None:
+    """Three local weeks around the spring change: every hour thrice, Sunday 02:00 twice (it never
+    happened on 30 March); around the autumn change Sunday 02:00 happens four times."""
+    spring = planning.occurrences(_local(2025, 3, 17).astimezone(UTC), _local(2025, 4, 7).astimezone(UTC))
+    sunday_2 = 6 * 24 + 2
+    assert spring[sunday_2] == 2
+    assert all(count == 3 for slot, count in enumerate(spring) if slot != sunday_2)
+    autumn = planning.occurrences(_local(2025, 10, 13).astimezone(UTC), _local(2025, 11, 3).astimezone(UTC))
+    assert autumn[sunday_2] == 4
+    assert all(count == 3 for slot, count in enumerate(autumn) if slot != sunday_2)
+
+
+async def test_today_counts_only_the_hours_that_have_passed(db: AsyncSession, ledger: Ledger) -> None:
+    """At 08:30 on Monday 13 January the period 6–13 January holds Monday 09:00 once, not twice:
+    the two Arabic calls of Monday 6 January at 9 are 2 per hour, and Monday 08:00 counts 1.5."""
+    period = ReportFilters.model_validate({"from": date(2025, 1, 6), "to": date(2025, 1, 13)})
+    now = _local(2025, 1, 13, 8, 30).astimezone(UTC)
+    report = await planning.planning_report(db=db, filters=period, params=PlanningParams(), now=now)
+    monday = next(s for s in report.slots if (s.language, s.weekday, s.hour) == ("ar", 0, 9))
+    assert monday.arrivals_per_hour == 2.0
+    start, end = planning.observed_bounds(period, now)
+    counts = planning.occurrences(start, end)
+    assert (counts[8], counts[9], counts[10]) == (1.5, 1.0, 1.0)

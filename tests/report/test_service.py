@@ -1,8 +1,9 @@
 """Every usage figure against hand-computed values on the fixed ledger (tests/report/conftest.py).
 
 Hand computation (R1…R10 in conftest): requests 10; demand 9 (R7 is a booked cancellation);
-sessions 5 (R1 R2 R3 R6 R10); talk 600+1200+301+1800+900 = 4801 s = 80.0 min; measured waits
-(on demand, answered) 10 20 40 60 → median 30.0, p90 = 40 + 0.7·20 = 54.0; unmet 3 (R4
+sessions 5 (R1 R2 R3 R6 R10); talk 600+1200+301+1800+900 = 4801 s = 80.0 min; waits (on demand,
+answered: 10 20 40 60, and R4, unfilled, censored at the 180 s it reached) → median 40.0,
+p90 = 60 + 0.6·120 = 132.0; unmet 3 (R4
 unfilled, R5 abandoned, R8 no interpreter); ratings 5 3 4 4 → 4.0; one problem in 5 sessions.
 """
 
@@ -30,7 +31,8 @@ async def test_totals_match_hand_computation(db: AsyncSession, ledger: Ledger) -
     t = report.total
     assert (t.requests, t.demand, t.sessions, t.talk_minutes) == (10, 9, 5, 80.0)
     assert (t.requests_on_demand, t.requests_booked, t.sessions_on_demand, t.sessions_booked) == (7, 3, 4, 1)
-    assert (t.waits_measured, t.wait_median_s, t.wait_p90_s) == (4, 30.0, 54.0)
+    # Without R4's censored wait the figures would read 30.0 / 54.0: the unfilled are not left out.
+    assert (t.waits_measured, t.waits_censored, t.wait_median_s, t.wait_p90_s) == (4, 1, 40.0, 132.0)
     assert (t.fill_rate, t.unmet, t.unmet_share) == (0.5556, 3, 0.3333)
     assert (t.no_shows, t.late_cancellations) == (1, 1)
     assert (t.ratings, t.mean_rating, t.with_problems, t.problem_share) == (4, 4.0, 1, 0.2)
@@ -38,13 +40,14 @@ async def test_totals_match_hand_computation(db: AsyncSession, ledger: Ledger) -
 
 
 async def test_grouped_by_language(db: AsyncSession, ledger: Ledger) -> None:
-    """Per language: Arabic waits 20 40 60 (median 40, p90 56), Ukrainian excludes its booked cancellation."""
+    """Per language: Arabic waits 20 40 60 and 180 censored (median 50, p90 144), Ukrainian excludes its booked
+    cancellation."""
     report = await service.usage_report(db=db, filters=ReportFilters(), group_by=[Grouping.LANGUAGE])
     rows = by_key(report, "language")
     assert list(rows) == ["ar", "fa", "gsg", "uk"]
     ar, uk, gsg, fa = rows["ar"], rows["uk"], rows["gsg"], rows["fa"]
     assert (ar.requests, ar.demand, ar.sessions, ar.talk_minutes) == (4, 4, 3, 35.0)
-    assert (ar.wait_median_s, ar.wait_p90_s, ar.fill_rate, ar.unmet, ar.unmet_share) == (40.0, 56.0, 0.75, 1, 0.25)
+    assert (ar.wait_median_s, ar.wait_p90_s, ar.fill_rate, ar.unmet, ar.unmet_share) == (50.0, 144.0, 0.75, 1, 0.25)
     assert (ar.mean_rating, ar.problem_share) == (4.0, 0.3333)
     assert ar.label["language"] == "Arabisch"
     assert (uk.requests, uk.demand, uk.sessions, uk.fill_rate, uk.unmet_share) == (3, 2, 1, 0.5, 0.5)

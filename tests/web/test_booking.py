@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -39,8 +39,13 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
     await slot.wait_for()
     await slot.click()
     await page.get_by_role("button", name="Termin verbindlich buchen").click()
-    await page.get_by_text("Termin gebucht für").wait_for()
+    done = page.locator("#booking-status")
+    await done.get_by_text("gebucht:").wait_for()
     booking_id = int(await page.evaluate("document.body.dataset.booking"))
+    # The confirmation names the reference, the end time, the purpose and the interpreter.
+    text = await done.inner_text()
+    assert f"Termin Nr. {booking_id} gebucht" in text and "Aufenthaltstitel" in text and "Interpreter" in text
+    assert text.count(":") >= 3, text  # start and end time, e.g. "09:15–09:45"
 
     await interpreter.page.goto(web.url("/interpreter.html"))
     await ready(interpreter.page, "loaded")
@@ -57,6 +62,38 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
         await db.commit()
 
     for person in (counter, interpreter):
+        await remote_video_playing(person.page)
+        growth = await inbound_growth(person.page)
+        assert growth["framesDecoded"] > 0, growth
+
+
+async def test_confirming_inside_the_room_window_opens_the_room_and_both_connect(web: Web, world: World) -> None:
+    """A booking five minutes ahead, confirmed on the console: no job needed, both pages join and see video."""
+    interpreter_id = world.users["interpreter"].id
+    counter = await web.person("caseworker_a")
+    interpreter = await web.person("interpreter")
+    windows = [{"weekday": d, "start_time": "00:00", "end_time": "23:59"} for d in range(7)]
+    response = await interpreter.context.request.put(web.url(f"/api/interpreters/{interpreter_id}/availability"),
+                                                     data={"windows": windows})
+    assert response.ok, await response.text()
+    await counter.page.goto(web.url("/counter.html"))
+    await ready(counter.page, "loaded")
+    await counter.page.wait_for_function("window.__vd.signal.state === 'open'")
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    created = await counter.context.request.post(web.url("/api/bookings"), data={
+        "language_code": "ar", "purpose": "residence_permit", "start": start.isoformat(), "duration_minutes": 30,
+        "interpreter_id": interpreter_id})
+    assert created.ok, await created.text()
+
+    await interpreter.page.goto(web.url("/interpreter.html"))
+    await ready(interpreter.page, "loaded")
+    await interpreter.page.wait_for_function("window.__vd.signal.state === 'open'")
+    row = interpreter.page.locator(f"[data-booking='{(await created.json())['id']}']")
+    await row.get_by_text("zugeteilt – bitte bestätigen").wait_for()
+    await row.get_by_role("button", name="Bestätigen:").click()
+
+    for person in (counter, interpreter):
+        await person.page.wait_for_function("document.body.dataset.view === 'call'")
         await remote_video_playing(person.page)
         growth = await inbound_growth(person.page)
         assert growth["framesDecoded"] > 0, growth

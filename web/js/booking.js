@@ -1,10 +1,12 @@
-// "Termin buchen": free slots of a day for the chosen language (interpreters proposed per slot
-// by /api/bookings/proposals), then book the chosen slot (proposed interpreter or automatic).
+// "Termin buchen": the free quarter hours of a day for the chosen language, taken from the
+// interpreters' real availability (/api/bookings/slots), then book the chosen slot with the
+// proposed interpreter or automatically. When a day cannot be booked the server says why
+// (holiday, past, too long, too short) as a code this page translates.
 import { api } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
-import { fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
+import { currentLocale, fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
+import { refreshMyBookings } from "./mybookings.js";
 
-const DAY_HOURS = [8, 9, 10, 11, 12, 13, 14, 15]; // office hours, Europe/Berlin
 let ctx = null;
 // What is on screen, kept so that a language switch can draw it again in the other language.
 const view = { free: [], duration: 30, slot: null, status: null };
@@ -15,36 +17,39 @@ function say(text, kind = "") {
   showStatus($("#booking-status"), text(), kind);
 }
 
-/** A Date for `date` (YYYY-MM-DD) at `hour` Berlin local time (handles summer time). */
-function berlin(date, hour) {
-  const guess = new Date(`${date}T${String(hour).padStart(2, "0")}:00:00Z`);
-  const local = new Date(guess.toLocaleString("en-US", { timeZone: "Europe/Berlin" }));
-  const utc = new Date(guess.toLocaleString("en-US", { timeZone: "UTC" }));
-  return new Date(guess.getTime() - (local - utc));
-}
-
 function query(params) { return new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== "")).toString(); }
+
+/** The server's reason in the page's language (the code is stable, the wording ours). */
+export function reasonText(error) {
+  const body = error.body || {};
+  const key = `booking.error_${body.code}`;
+  if (body.code && t(key) !== key) {
+    const holiday = body.holiday ? body.holiday[currentLocale() === "en" ? "en" : "de"] : "";
+    return t(key, { holiday, maximum: body.maximum ?? "", minimum: body.minimum ?? "" });
+  }
+  return t("error.with_detail", { detail: error.message });
+}
 
 async function findSlots(event) {
   event?.preventDefault();
-  const date = $("#booking-date").value;
-  const duration = Number($("#booking-duration").value);
+  const day = $("#booking-date").value;
+  const duration = Number($("#booking-duration").value || 0);
   const body = ctx.body();
-  const now = Date.now() + 15 * 60_000;
-  const starts = DAY_HOURS.flatMap((h) => [berlin(date, h), new Date(berlin(date, h).getTime() + 30 * 60_000)])
-    .filter((d) => d.getTime() > now);
   say(() => t("booking.searching"));
   view.slot = null;
-  $("#booking-proposals").replaceChildren();
-  const results = await Promise.all(starts.map(async (start) => {
-    const q = query({ language_code: body.language_code, purpose: body.purpose, start: start.toISOString(),
-      duration_minutes: duration, media: body.media, wish_gender: body.wish_gender, wish_qualification: body.wish_qualification });
-    try { return { start, proposals: await api(`/api/bookings/proposals?${q}`) }; } catch { return { start, proposals: [] }; }
-  }));
-  const free = results.filter((r) => r.proposals.length > 0);
-  Object.assign(view, { free, duration });
+  Object.assign(view, { free: [], duration });
   renderSlots();
-  say(() => (free.length ? t("booking.slots_found", { count: free.length }) : t("booking.no_slots")));
+  $("#booking-proposals").replaceChildren();
+  const q = query({ language_code: body.language_code, purpose: body.purpose, date: day, duration_minutes: duration,
+    wish_gender: body.wish_gender, wish_qualification: body.wish_qualification });
+  try {
+    view.free = (await api(`/api/bookings/slots?${q}`)).map((s) => ({ ...s, start: new Date(s.start), end: new Date(s.end) }));
+  } catch (error) {
+    say(() => reasonText(error), "error");
+    return;
+  }
+  renderSlots();
+  say(() => (view.free.length ? t("booking.slots_found", { count: view.free.length }) : t("booking.no_slots")));
 }
 
 function renderSlots() {
@@ -53,30 +58,56 @@ function renderSlots() {
       fmtDateTime(r.start, { timeStyle: "short" })))));
 }
 
+function languageLabel(code) {
+  const lang = (ctx.languages || []).find((l) => l.code === code);
+  return lang ? languageName(lang) : code;
+}
+
+/** A proposal that two people with the same name cannot be mixed up by. */
+function proposalLabel(p) {
+  const spoken = (p.languages || []).map(languageLabel).join(", ");
+  return t("booking.proposal", { name: p.display_name, qualification: t(`qualification.${p.qualification}`),
+    languages: spoken, username: p.username });
+}
+
+function confirmation(booking) {
+  const purpose = (ctx.purposes || []).find((p) => p.code === booking.purpose);
+  return t(booking.interpreter_name ? "booking.done" : "booking.done_nobody", {
+    reference: booking.id,
+    time: fmtDateTime(booking.start),
+    end: fmtDateTime(booking.end, { timeStyle: "short" }),
+    language: booking.language ? languageName(booking.language) : languageLabel(booking.language_code),
+    purpose: purpose ? languageName(purpose) : booking.purpose,
+    interpreter: booking.interpreter_name || "",
+  });
+}
+
 function showProposals(slot, duration, { chosen = "", focus = true } = {}) {
   view.slot = slot;
   const name = "proposal";
-  const items = [{ interpreter_id: "", display_name: t("booking.automatic") }, ...slot.proposals];
-  const fieldset = el("fieldset", {}, el("legend", {}, t("booking.choose_interpreter", { time: fmtDateTime(slot.start) })),
-    items.map((p, i) => el("label", { class: "check" },
-      el("input", { type: "radio", name, value: p.interpreter_id, checked: (chosen ? String(p.interpreter_id) === chosen : i === 0) || null }),
-      p.interpreter_id ? `${p.display_name} (${t(`qualification.${p.qualification}`)})` : p.display_name)));
+  const items = [{ interpreter_id: "" }, ...slot.proposals];
+  const fieldset = el("fieldset", {}, el("legend", {}, t("booking.choose_interpreter", {
+    time: fmtDateTime(slot.start), end: fmtDateTime(slot.end, { timeStyle: "short" }) })),
+  items.map((p, i) => el("label", { class: "check" },
+    el("input", { type: "radio", name, value: p.interpreter_id, checked: (chosen ? String(p.interpreter_id) === chosen : i === 0) || null }),
+    p.interpreter_id ? proposalLabel(p) : t("booking.automatic"))));
   const submit = el("button", { type: "submit", class: "primary", id: "booking-submit" }, t("booking.submit"));
   const form = el("form", { id: "proposal-form" }, fieldset, submit);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const chosen = form.querySelector(`input[name=${name}]:checked`).value;
+    const picked = form.querySelector(`input[name=${name}]:checked`).value;
     const body = ctx.body();
     delete body.priority;
     try {
       const booking = await api("/api/bookings", { method: "POST", body: {
-        ...body, start: slot.start.toISOString(), duration_minutes: duration, interpreter_id: chosen ? Number(chosen) : null } });
-      say(() => t("booking.done", { time: fmtDateTime(booking.start) }), "ok");
+        ...body, start: slot.start.toISOString(), duration_minutes: duration, interpreter_id: picked ? Number(picked) : null } });
+      say(() => confirmation(booking), "ok");
       view.slot = null;
       $("#booking-proposals").replaceChildren();
       document.body.dataset.booking = String(booking.id);
+      refreshMyBookings();
     } catch (error) {
-      say(() => t("error.with_detail", { detail: error.message }), "error");
+      say(() => reasonText(error), "error");
     }
   });
   $("#booking-proposals").replaceChildren(form);
@@ -84,6 +115,16 @@ function showProposals(slot, duration, { chosen = "", focus = true } = {}) {
 }
 
 function summary() { return t("booking.summary", { name: languageName(ctx.language) }); }
+
+/** The next working day (Monday to Friday) in Berlin, as YYYY-MM-DD. */
+export function nextWorkingDay(now = new Date()) {
+  for (let days = 1; days < 8; days += 1) {
+    const day = new Date(now.getTime() + days * 86_400_000);
+    const weekday = new Intl.DateTimeFormat("en-US", { timeZone: "Europe/Berlin", weekday: "short" }).format(day);
+    if (weekday !== "Sat" && weekday !== "Sun") return day.toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
+  }
+  return now.toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
+}
 
 onLocaleChange(() => {
   if (!ctx) return;
@@ -97,8 +138,7 @@ onLocaleChange(() => {
 export function openBooking(options) {
   ctx = options;
   $("#booking-summary").textContent = summary();
-  const tomorrow = new Date(Date.now() + 86_400_000);
-  if (!$("#booking-date").value) $("#booking-date").value = tomorrow.toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
+  if (!$("#booking-date").value) $("#booking-date").value = nextWorkingDay();
   $("#booking-date").min = new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
   if (!$("#booking-form").dataset.wired) {
     $("#booking-form").addEventListener("submit", findSlots);

@@ -12,6 +12,7 @@ import { runDeviceCheck } from "./devicecheck.js";
 import { LanguagePicker, waitText } from "./picker.js";
 import { openChannel, renderNotice } from "./clientnotice.js";
 import { openBooking } from "./booking.js";
+import { mountMyBookings, refreshMyBookings } from "./mybookings.js";
 
 const STORE = "vd.counter.request";
 const WAITING = new Set(["queued", "offered", "callback"]);
@@ -149,8 +150,30 @@ async function refreshRequest() {
   if (!saved || state.call) return;
   try {
     const request = await api(`/api/requests/${saved.id}`);
-    onRequestStatus(request);
+    if (request.status === "escalated") await followStoredEscalation(saved.id);
+    else onRequestStatus(request);
   } catch { /* the socket will tell us */ }
+}
+
+// --- a booking whose interpreter did not come -----------------------------------------------
+// The booking moved on to a new on-demand request: leave the booking's (empty) room without a
+// rating, say so in plain words, and wait for the new request's call like any other.
+function followEscalation(bookingId, nextId) {
+  const saved = remembered();
+  if (!nextId || (saved && saved.id !== bookingId && saved.id !== nextId)) return; // busy with another request
+  const call = state.call;
+  state.call = null;
+  if (call && !call.ended) call.hangup();
+  remember({ id: nextId, join: null });
+  showStatus($("#counter-status"), t("booking.no_show_follow"), "error");
+  showWaiting({ id: nextId, status: "queued", language_code: state.request?.language_code || saved?.language });
+}
+
+async function followStoredEscalation(bookingId) {
+  try {
+    const booking = await api(`/api/bookings/${bookingId}`);
+    if (booking.escalated_to) followEscalation(bookingId, booking.escalated_to);
+  } catch { /* not a booking of this office: nothing to follow */ }
 }
 
 function onRequestStatus(update) {
@@ -172,7 +195,13 @@ function onRequestStatus(update) {
 // --- the call -----------------------------------------------------------------------------
 async function joinCall(join) {
   const saved = remembered() || {};
-  if (state.joining || (state.call && !state.call.ended)) return; // the socket resume rejoins by itself
+  if (state.joining) return;
+  if (state.call && !state.call.ended) {
+    if (saved.join?.room_id === join.room_id) return; // the socket resume rejoins by itself
+    const old = state.call; // a call for another request (e.g. after an escalation): leave it
+    state.call = null;
+    old.hangup();
+  }
   state.joining = true;
   remember({ id: join.request_id, join });
   const media = saved.media || "video";
@@ -191,7 +220,10 @@ async function joinCall(join) {
       api(`/api/requests/${join.request_id}/connected`, { method: "POST" }).catch(() => {});
     }
   });
-  call.addEventListener("ended", ({ detail }) => { if (detail.reason !== "hangup") endCall(false); });
+  call.addEventListener("ended", ({ detail }) => {
+    if (detail.reason === "escalated") followStoredEscalation(join.request_id);
+    else if (detail.reason !== "hangup" && state.call === call) endCall(false);
+  });
   call.join(join.room_id, join.token);
 }
 
@@ -238,7 +270,16 @@ function onEvent({ detail }) {
   if (event.type === "request-status") onRequestStatus(event);
   else if (event.type === "call-join") joinCall(event);
   else if (event.type === "callback-ready") showStatus($("#counter-status"), t("waiting.callback_ready"), "ok");
-  else if (event.type === "booking") showStatus($("#counter-status"), t(`booking.event_${event.kind}`, event), "ok");
+  else if (event.type === "booking") {
+    refreshMyBookings();
+    if (event.kind === "no_show_escalated") followEscalation(event.booking_id, event.next_request_id);
+    else showStatus($("#counter-status"), t(`booking.event_${event.kind}`, event), event.kind === "booking_unassigned" ? "error" : "ok");
+  }
+}
+
+function book() {
+  openBooking({ language: state.language, body: requestBody, show: section, status: $("#counter-status"),
+    languages: state.languages, purposes: state.purposes });
 }
 
 function wire() {
@@ -258,7 +299,6 @@ function wire() {
       showWaiting(request);
     } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
   });
-  const book = () => openBooking({ language: state.language, body: requestBody, show: section, status: $("#counter-status") });
   $("#book-open").addEventListener("click", () => {
     if (!state.language) { showStatus($("#counter-status"), t("counter.pick_language"), "error"); $("#lang-search").focus(); return; }
     book();
@@ -288,6 +328,13 @@ async function main() {
   wire();
   wireClientScreen();
   wireDeviceCheck();
+  mountMyBookings({
+    languages: () => state.languages,
+    purposes: () => state.purposes,
+    choose: (code) => { state.picker.select(code); },
+    book: () => book(),
+    now: () => $("#interpret-now").click(),
+  });
   await loadChoices();
   onLocaleChange(() => { state.picker.render(); renderPurposes(); if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code)); });
   const saved = remembered();

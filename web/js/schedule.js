@@ -2,7 +2,7 @@
 // absences, the calendar feed link, and this month's interpreted minutes.
 import { api, apiAll } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
-import { fmtDateTime, fmtNumber, t } from "./i18n.js";
+import { fmtDateTime, fmtNumber, languageName, t } from "./i18n.js";
 
 const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
 let me = null;
@@ -23,16 +23,25 @@ export async function loadBookings() {
     .sort((a, b) => a.start.localeCompare(b.start));
   $("#bookings-list").replaceChildren(...(upcoming.length ? upcoming.map((b) => {
     const when = fmtDateTime(b.start);
-    const li = el("li", { "data-booking": b.id },
-      el("span", {}, `${when} – ${b.language_code} – ${t(`bstatus.${b.status}`)} `));
-    if (b.status === "assigned" || b.status === "requested") {
+    const text = t("booking.line", {
+      time: when, end: fmtDateTime(b.end, { timeStyle: "short" }),
+      language: b.language ? languageName(b.language) : b.language_code,
+      office: b.office_name || "", purpose: b.purpose_names ? languageName(b.purpose_names) : b.purpose,
+      status: t(`bstatus.${b.status}`),
+    });
+    const li = el("li", { "data-booking": b.id, "data-status": b.status }, el("span", {}, `${text} `));
+    const post = (action, okKey) => guard(async () => { await api(`/api/bookings/${b.id}/${action}`, { method: "POST" }); await loadBookings(); }, okKey);
+    if (b.status === "requested") {
+      // Assigned to me, not yet confirmed: confirm or decline.
       li.append(
         el("button", { type: "button", class: "primary", "aria-label": `${t("booking.confirm")}: ${when}`,
-          onclick: () => guard(async () => { await api(`/api/bookings/${b.id}/confirm`, { method: "POST" }); await loadBookings(); }, "booking.confirmed") },
-          t("booking.confirm")), " ",
+          onclick: () => post("confirm", "booking.confirmed") }, t("booking.confirm")), " ",
         el("button", { type: "button", "aria-label": `${t("booking.decline")}: ${when}`,
-          onclick: () => guard(async () => { await api(`/api/bookings/${b.id}/decline`, { method: "POST" }); await loadBookings(); }, "booking.declined") },
-          t("booking.decline")));
+          onclick: () => post("decline", "booking.declined") }, t("booking.decline")));
+    } else if (b.status === "assigned" || b.status === "open") {
+      // Confirmed: withdrawing hands it to the next person (late if close to the start).
+      li.append(el("button", { type: "button", "aria-label": `${t("booking.withdraw")}: ${when}`,
+        onclick: () => post("decline", "booking.withdrawn") }, t("booking.withdraw")));
     }
     return li;
   }) : [el("li", {}, t("interp.no_bookings"))]));
