@@ -8,18 +8,27 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from broker import apidocs
 from broker.api import ROUTERS
-from broker.auth.throttle import LoginThrottle
+from broker.auth import security as auth_security
 from broker.booking import scheduled as booking_scheduled
 from broker.config import Settings, get_settings
 from broker.database import make_engine
-from broker.errors import DomainError, domain_error_handler, http_error_handler, validation_error_handler
+from broker.errors import (
+    DATABASE_ERRORS,
+    DomainError,
+    database_error_handler,
+    domain_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from broker.live.runtime import Runtime
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
@@ -57,9 +66,7 @@ BACKGROUND: tuple[Background, ...] = (
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    runtime = Runtime(settings=settings, engine=make_engine(settings), ops=ops_runtime.ops_of(app),
-                      login_throttle=LoginThrottle(attempts=settings.login_attempts_per_window,
-                                                   window_seconds=settings.login_window_seconds))
+    runtime = Runtime(settings=settings, engine=make_engine(settings), ops=ops_runtime.ops_of(app))
     app.state.runtime = runtime
     started: list[Background] = []
     try:
@@ -73,6 +80,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.engine.dispose()
 
 
+def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """How `videodolmetschen serve` runs the app (tests serve it the same way)."""
+    settings: Settings = app.state.settings
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",  # measured: less memory per socket and more relayed msgs/s than the default
+        ws_per_message_deflate=False,  # signalling messages are small; compression costs ~30 KiB a socket
+        ws_max_size=65536,  # the protocol caps messages at 64 KiB; refuse bigger frames early
+        # The client address (sign-in throttle, logs) comes from X-Forwarded-For only when the
+        # direct peer is one of these proxies; anyone else could forge it.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level=log_level,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -80,14 +105,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Video interpreting for public-authority counters in Thuringia.",
         lifespan=lifespan,
+        docs_url=None,  # served by broker/apidocs.py behind a guard that depends on the setting
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings  # what the lifespan builds the runtime from (`app.state.runtime`)
+    auth_security.configure(settings.password_hash_threads)
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for error in DATABASE_ERRORS:  # 503 database_unavailable with Retry-After (broker/errors.py)
+        app.add_exception_handler(error, database_error_handler)
     for router in ROUTERS:
         app.include_router(router)
+    apidocs.install(app, settings)
     app.include_router(rtc_router)  # /ws and /api/rtc/* (broker/rtc/views.py)
 
     @app.get("/", include_in_schema=False)

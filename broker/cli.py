@@ -60,7 +60,7 @@ def serve(
     """Migrate the database, then serve the app (REST, WebSocket, pages, scheduler)."""
     import uvicorn
 
-    from broker.app import create_app
+    from broker.app import create_app, server_config
 
     settings = _settings()
     if migrate:
@@ -68,16 +68,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"Videodolmetschen answers on http://{bind_host}:{bind_port} (API docs at /docs)")
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        ws="websockets-sansio",  # measured: less memory per socket and more relayed msgs/s than the default
-        ws_per_message_deflate=False,  # signalling messages are small; compression costs ~30 KiB a socket
-        ws_max_size=65536,  # the protocol caps messages at 64 KiB; refuse bigger frames early
-        proxy_headers=True,
-        log_level="info",
-    )
+    uvicorn.Server(server_config(create_app(settings), host=bind_host, port=bind_port)).run()
 
 
 @app.command()
@@ -134,19 +125,25 @@ def user_add(
     """Create a user account."""
     from pydantic import ValidationError
 
+    from broker.auth import passwords
     from broker.database import make_engine, make_sessionmaker
     from broker.errors import DomainError
     from broker.user import service as user_service
     from broker.user.schemas import UserCreate
 
     settings = _settings()
-    secret = password or getpass.getpass("Password (min. 8 characters): ")
+    secret = password or getpass.getpass("Password (at least 12 characters, not a common one): ")
     try:
         user_in = UserCreate(username=username, display_name=display_name or username, role=role,
                              office_id=office_id, email=email, password=secret)
     except ValidationError as exc:
         for error in exc.errors():
             typer.secho(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        passwords.check(secret, username=username)
+    except DomainError as exc:
+        typer.secho(f"password: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from exc
 
     async def run() -> int:

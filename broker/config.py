@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite+aiosqlite:///./var/videodolmetschen.db"
     database_echo: bool = False
+    # PostgreSQL: a refused or partitioned database must answer fast (503), not hang a request.
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     secret_key: str = DEFAULT_SECRET
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -52,8 +56,21 @@ class Settings(BaseSettings):
     # Sessions and login throttling
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     cookie_secure: bool = False
-    login_attempts_per_window: int = Field(default=5, ge=1)
-    login_window_seconds: int = Field(default=300, ge=1)
+    # Sign-in throttle (docs/security.md): attempts that pass at once per account and per
+    # source address, then a doubling delay capped small per account (someone else's guesses
+    # must not lock a real user out) and large per source (against password spraying).
+    login_account_free_attempts: int = Field(default=5, ge=1)
+    login_source_free_attempts: int = Field(default=20, ge=1)
+    login_delay_base_seconds: float = Field(default=1.0, gt=0)
+    login_account_max_delay_seconds: float = Field(default=30.0, gt=0, le=300)
+    login_source_max_delay_seconds: float = Field(default=900.0, gt=0)
+    login_window_seconds: int = Field(default=900, ge=1)  # a counter forgets after this quiet time
+    # argon2 runs in this many threads, off the event loop (each hash takes ~64 MiB while it runs)
+    password_hash_threads: int = Field(default=2, ge=1, le=32)
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma list of addresses or networks)
+    forwarded_allow_ips: str = "127.0.0.1"
+    # /docs and /openapi.json: None = public except in production, where only admins see them
+    api_docs_public: bool | None = None
 
     # Dispatch
     dispatch_strategy: DispatchStrategy = DispatchStrategy.SEQUENTIAL
@@ -127,6 +144,12 @@ class Settings(BaseSettings):
             if self.turn_urls and not self.turn_secret:
                 raise ValueError("VD_TURN_SECRET is required when VD_TURN_URLS is set")
         return self
+
+    @property
+    def docs_public(self) -> bool:
+        if self.api_docs_public is not None:
+            return self.api_docs_public
+        return self.environment is not Environment.PRODUCTION
 
     @property
     def is_sqlite(self) -> bool:

@@ -76,7 +76,15 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(url, echo=settings.database_echo, pool_pre_ping=True, **kwargs)
+    # Client-side limits (asyncpg), so they hold in a network partition too, where the server
+    # never answers: connecting, every statement (and the pre-ping) and waiting for a pooled
+    # connection each give up after a few seconds; the app answers 503 (broker/errors.py).
+    kwargs.setdefault("pool_timeout", settings.database_pool_timeout_seconds)
+    connect_args = {"timeout": settings.database_connect_timeout_seconds,
+                    "command_timeout": settings.database_statement_timeout_seconds,
+                    **kwargs.pop("connect_args", {})}
+    return create_async_engine(url, echo=settings.database_echo, pool_pre_ping=True,
+                               connect_args=connect_args, **kwargs)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -9,7 +10,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ErrorRead(BaseModel):
@@ -96,13 +100,63 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
                         headers=exc.headers)
 
 
+def _encodable(value: Any) -> Any:
+    """Echoed input with lone surrogates escaped: UTF-8 cannot encode them, the reply would be a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    return value
+
+
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 shape plus `code` and a one-line `message` naming every offending field."""
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors())
+    errors = _encodable(jsonable_encoder(exc.errors()))
     parts = [f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}" for err in errors]
     message = "Ungültige Eingabe / Invalid input — " + "; ".join(parts[:5])
     return JSONResponse(status_code=422, content={"detail": errors, "code": "invalid", "message": message})
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = ("Die Datenbank ist gerade nicht erreichbar; bitte gleich erneut versuchen. / "
+                        "The database is unavailable right now; please retry shortly.")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Errors that mean "the database cannot be reached or did not answer in time", not a bug:
+    refused or broken connections, a full pool, a statement or connect timeout, a locked SQLite."""
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # The drivers let a refused connect (OSError) and their own timeouts through unwrapped;
+    # the same types from anywhere else (a mail server, say) are not the database's.
+    return isinstance(exc, OSError | TimeoutError) and _raised_by_driver(exc)
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(("sqlalchemy.", "asyncpg.", "aiosqlite.")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+async def database_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """503 `database_unavailable` with Retry-After instead of a plain-text 500."""
+    if not is_database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(status_code=503, content={"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"},
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError, TimeoutError)
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,7 +1,7 @@
 """Imports every area's models so `Base.metadata` is complete (Alembic, tests)."""
 
 from broker.audit.models import AuditEntry
-from broker.auth.models import AuthSession
+from broker.auth.models import AuthSession, LoginCounter
 from broker.booking.models import BookingDecline, BookingEscalation, BookingJobRun
 from broker.call.models import Call
 from broker.database import Base
@@ -38,6 +38,7 @@ __all__ = [
     "Language",
     "Lease",
     "LedgerEntry",
+    "LoginCounter",
     "NotificationPreference",
     "Offer",
     "Office",

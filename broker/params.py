@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -49,6 +50,32 @@ def _plausible_year(value: datetime) -> datetime:
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_plausible_year)]
+
+
+def _refuse_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    # NUL cannot be stored in PostgreSQL text (a 500 there, silently stored by SQLite), lone
+    # surrogates cannot be encoded at all, and other control characters only hide text in
+    # names, logs and exports. Refusing them here keeps both databases and every export alike.
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(
+                f"Steuerzeichen sind nicht erlaubt (U+{ord(char):04X}) / control characters are not allowed"
+            )
+    return value
+
+
+def _no_control_characters(value: str) -> str:
+    return _refuse_control_characters(value)
+
+
+def _lines_only(value: str) -> str:
+    return _refuse_control_characters(value, frozenset("\r\n\t"))
+
+
+# Every free-text input (body fields and query parameters) uses one of these two types.
+Text = Annotated[str, AfterValidator(_no_control_characters)]
+# Line-structured protocol text (SDP): line breaks and tabs, nothing else.
+LinesText = Annotated[str, AfterValidator(_lines_only)]
 
 
 class Page(BaseModel, Generic[T]):

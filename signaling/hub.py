@@ -88,13 +88,17 @@ class Hub:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
+        await self.close_sockets()
+        await self.echo.close_all()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.backplane.stop(self)
+
+    async def close_sockets(self) -> None:
+        """Close every socket with 1001 (going away): its client reconnects, via the proxy, elsewhere."""
         await asyncio.gather(
             *(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in list(self._conns.values())),
             return_exceptions=True,
         )
-        await self.echo.close_all()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.backplane.stop(self)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:

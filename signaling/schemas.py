@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from broker.params import LinesText
 from signaling.protocol import IceServer
 
 
@@ -19,7 +20,7 @@ class WsTokenRead(BaseModel):
 
 
 class EchoOffer(BaseModel):
-    sdp: str = Field(min_length=1, max_length=60_000)
+    sdp: LinesText = Field(min_length=1, max_length=60_000)
     type: Literal["offer"] = "offer"
 
 

@@ -106,7 +106,7 @@ def settings(database_url: str) -> Settings:
         environment=Environment.TEST,
         database_url=database_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
-        login_attempts_per_window=5,
+        login_account_free_attempts=5,
         scheduler_enabled=False,
     )
 

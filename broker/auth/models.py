@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.database import Base, UTCDateTime, utcnow
@@ -20,3 +20,17 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginCounter(Base):
+    """One sign-in throttle counter (an account or a source address), shared by all instances.
+
+    `key` is `account:<name>` or `source:<address>`; see broker/auth/throttle.py for the rules.
+    """
+
+    __tablename__ = "login_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_allowed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -7,25 +8,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit import service as audit_service
 from broker.auth.models import AuthSession
-from broker.auth.security import new_token, token_digest, verify_password
+from broker.auth.security import new_token, token_digest
 from broker.database import utcnow
 from broker.user.models import User
 
 
-async def authenticate(*, db: AsyncSession, username: str, password: str) -> User | None:
-    """Return the active user with these credentials and audit the attempt either way."""
-    user = (await db.execute(select(User).where(User.username == username))).scalar_one_or_none()
-    ok = verify_password(user.password_hash if user else None, password) and bool(user and user.active)
-    await audit_service.record(
-        db=db,
-        actor_id=user.id if user else None,
-        action="login" if ok else "login_failed",
-        object_type="user",
-        object_id=user.id if user else None,
-    )
-    if not ok or user is None:
+@dataclass(frozen=True)
+class Credentials:
+    """What sign-in needs of an account, read in a short transaction before argon2 runs."""
+
+    user_id: int
+    password_hash: str
+    active: bool
+
+
+async def credentials(*, db: AsyncSession, username: str) -> Credentials | None:
+    stmt = select(User.id, User.password_hash, User.active).where(User.username == username)
+    row = (await db.execute(stmt)).one_or_none()
+    return Credentials(user_id=row[0], password_hash=row[1], active=row[2]) if row else None
+
+
+async def record_login(*, db: AsyncSession, user_id: int | None, ok: bool) -> User | None:
+    """Audit the attempt either way; on success stamp and return the user."""
+    await audit_service.record(db=db, actor_id=user_id, action="login" if ok else "login_failed",
+                               object_type="user", object_id=user_id)
+    if not ok or user_id is None:
+        return None
+    user = await db.get(User, user_id)
+    if user is None:
         return None
     user.last_login_at = utcnow()
+    await db.flush()
     return user
 
 

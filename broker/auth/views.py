@@ -1,40 +1,58 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from broker.auth import service as auth_service
+from broker.auth import throttle
 from broker.auth.deps import EVERY_ROLE, allow, public
 from broker.auth.schemas import LoginIn, TokenRead
-from broker.auth.throttle import LoginThrottle
+from broker.auth.security import verify_password_async
 from broker.config import Settings
-from broker.deps import SESSION_COOKIE, CurrentUser, SessionDep, runtime_of, settings_of, token_from_request
-from broker.errors import COMMON_RESPONSES
+from broker.database import utcnow
+from broker.deps import SESSION_COOKIE, CurrentUser, SessionDep, settings_of, token_from_request
+from broker.errors import COMMON_RESPONSES, CodedHTTPException
 from broker.user.models import User
 from broker.user.schemas import UserRead
+
+LOGIN_THROTTLED = "login_throttled"
+LOGIN_FAILED = "login_failed"
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=COMMON_RESPONSES)
 
 
+def client_address(request: Request) -> str:
+    """The client's address; behind a trusted proxy uvicorn has already put the forwarded one
+    here (`VD_FORWARDED_ALLOW_IPS`), from anyone else X-Forwarded-For is ignored."""
+    return request.client.host if request.client else "unknown"
+
+
 async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
-    throttle: LoginThrottle = runtime_of(request).login_throttle
-    client = request.client.host if request.client else "unknown"
-    keys = (f"user:{login_in.username.lower()}", f"ip:{client}")
-    if wait := throttle.retry_after(*keys):
-        raise HTTPException(
+    """Throttle, then verify off the event loop, holding no database connection meanwhile."""
+    settings: Settings = settings_of(request)
+    keys = throttle.keys_for(username=login_in.username, source=client_address(request))
+    wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
+    if wait:
+        await db.rollback()
+        raise CodedHTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Zu viele Fehlversuche, bitte in {wait} s erneut versuchen. / "
+            f"Zu viele Fehlversuche, bitte in {wait} s erneut versuchen. / "
             f"Too many failed attempts, try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
+            code=LOGIN_THROTTLED, headers={"Retry-After": str(wait)},
         )
-    user = await auth_service.authenticate(db=db, username=login_in.username, password=login_in.password)
+    await db.commit()  # counted before the password is checked: parallel guesses see each other
+    found = await auth_service.credentials(db=db, username=login_in.username)
+    await db.rollback()  # give the connection back while argon2 runs
+    ok = await verify_password_async(found.password_hash if found else None, login_in.password)
+    ok = ok and found is not None and found.active
+    user = await auth_service.record_login(db=db, user_id=found.user_id if found else None, ok=ok)
     if user is None:
-        throttle.fail(*keys)
         await db.commit()  # keep the audit row of the failed attempt
-        raise HTTPException(
+        raise CodedHTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="Benutzername oder Passwort falsch. / Wrong username or password.",
+            "Benutzername oder Passwort falsch. / Wrong username or password.",
+            code=LOGIN_FAILED,
         )
-    throttle.succeed(*keys)
+    await throttle.succeeded(db=db, keys=keys)
     return user
 
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broker.enums import Gender, Media, Qualification, QualificationWish, RequestStatus
 from broker.language.schemas import LANGUAGE_CODE
-from broker.params import MAX_ID, IsoDateTime
+from broker.params import MAX_ID, IsoDateTime, Text
 
 
 class BookingCreate(BaseModel):
@@ -14,8 +14,8 @@ class BookingCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language_code: str = Field(pattern=LANGUAGE_CODE, max_length=16)
-    purpose: str = Field(min_length=1, max_length=40)
+    language_code: Text = Field(pattern=LANGUAGE_CODE, max_length=16)
+    purpose: Text = Field(min_length=1, max_length=40)
     start: IsoDateTime
     duration_minutes: int = Field(ge=5, le=24 * 60, description="At most the configured maximum (240)")
     media: Media = Media.VIDEO

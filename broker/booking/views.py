@@ -18,7 +18,7 @@ from broker.deps import CurrentUser, SessionDep, SettingsDep, runtime_of
 from broker.enums import Gender, Media, QualificationWish, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.language.schemas import LANGUAGE_CODE
-from broker.params import IdPath, IsoDateTime, Page, PageParams, page_params, paginate
+from broker.params import IdPath, IsoDateTime, Page, PageParams, Text, page_params, paginate
 from broker.request.models import InterpretingRequest
 
 router = APIRouter(prefix="/api/bookings", tags=["bookings"], responses=COMMON_RESPONSES)
@@ -39,8 +39,8 @@ async def _one(db: AsyncSession, booking: InterpretingRequest, settings: Setting
 @router.get("/proposals", response_model=list[ProposalRead], dependencies=[Depends(CASEWORKER)])
 async def list_proposals(
     db: SessionDep, settings: SettingsDep,
-    language_code: Annotated[str, Query(pattern=LANGUAGE_CODE, max_length=16)],
-    purpose: Annotated[str, Query(min_length=1, max_length=40)],
+    language_code: Annotated[Text, Query(pattern=LANGUAGE_CODE, max_length=16)],
+    purpose: Annotated[Text, Query(min_length=1, max_length=40)],
     start: IsoDateTime,
     duration_minutes: Annotated[int, Query(ge=5, le=24 * 60)],
     media: Media = Media.VIDEO,
@@ -58,8 +58,8 @@ async def list_proposals(
 @router.get("/slots", response_model=list[SlotRead], dependencies=[Depends(CASEWORKER)])
 async def list_slots(
     db: SessionDep, settings: SettingsDep,
-    language_code: Annotated[str, Query(pattern=LANGUAGE_CODE, max_length=16)],
-    purpose: Annotated[str, Query(min_length=1, max_length=40)],
+    language_code: Annotated[Text, Query(pattern=LANGUAGE_CODE, max_length=16)],
+    purpose: Annotated[Text, Query(min_length=1, max_length=40)],
     day: Annotated[date, Query(alias="date", description="The local (Europe/Berlin) day")],
     duration_minutes: Annotated[int, Query(ge=0, le=24 * 60)],
     wish_gender: Gender | None = None,

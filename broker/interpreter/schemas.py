@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from broker.enums import Gender, InterpreterStatus, Qualification
 from broker.language.schemas import LANGUAGE_CODE
+from broker.params import IsoDateTime, Text
 
 
 class InterpreterLanguageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    language_code: str = Field(pattern=LANGUAGE_CODE, max_length=16)
+    language_code: Text = Field(pattern=LANGUAGE_CODE, max_length=16)
     qualification: Qualification
 
 
@@ -85,9 +86,9 @@ class AvailabilityPut(BaseModel):
 class AbsenceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    note: str | None = Field(default=None, max_length=200)
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+    note: Text | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _order(self) -> AbsenceCreate:

@@ -17,7 +17,6 @@ from broker.database import make_sessionmaker
 from broker.live.effects import NullRealtime, Realtime
 
 if TYPE_CHECKING:  # the runtime holds the areas' parts; it never imports the areas themselves
-    from broker.auth.throttle import LoginThrottle
     from broker.booking.scheduled import BookingJobs
     from broker.notification.sender import OutboxSender
     from broker.ops.runtime import Ops
@@ -31,7 +30,6 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     ops: Ops
-    login_throttle: LoginThrottle
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     realtime: Realtime = field(default_factory=NullRealtime)  # the hub once it started
     hub: Hub | None = None

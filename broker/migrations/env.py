@@ -47,7 +47,9 @@ async def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    engine = make_engine(_settings())
+    settings = _settings()
+    # A migration may rewrite a large table: no per-statement limit here.
+    engine = make_engine(settings, **({} if settings.is_sqlite else {"connect_args": {"command_timeout": None}}))
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -3,22 +3,23 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from broker.enums import OfficeKind
+from broker.params import Text
 
 
 class OfficeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=2, max_length=200)
+    name: Text = Field(min_length=2, max_length=200)
     kind: OfficeKind
-    district_ags: str = Field(pattern=r"^\d{5}$", description="AGS of the Landkreis / kreisfreie Stadt")
+    district_ags: Text = Field(pattern=r"^\d{5}$", description="AGS of the Landkreis / kreisfreie Stadt")
 
 
 class OfficeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=2, max_length=200)
+    name: Text | None = Field(default=None, min_length=2, max_length=200)
     kind: OfficeKind | None = None
-    district_ags: str | None = Field(default=None, pattern=r"^\d{5}$")
+    district_ags: Text | None = Field(default=None, pattern=r"^\d{5}$")
     active: bool | None = None
 
 

@@ -11,7 +11,7 @@ from broker.errors import COMMON_RESPONSES, NotFound
 from broker.office import service as office_service
 from broker.office.models import District, Office
 from broker.office.schemas import DistrictRead, OfficeCreate, OfficeRead, OfficeUpdate
-from broker.params import IdPath, Page, PageParams, page_params, paginate
+from broker.params import IdPath, Page, PageParams, Text, page_params, paginate
 
 router = APIRouter(prefix="/api", tags=["offices"], responses=COMMON_RESPONSES)
 READERS = (Role.ADMIN, Role.MANAGER, Role.CASEWORKER)
@@ -30,9 +30,9 @@ async def list_offices(
     current: CurrentUser,
     page: Annotated[PageParams, Depends(page_params)],
     kind: OfficeKind | None = None,
-    district_ags: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+    district_ags: Annotated[Text | None, Query(pattern=r"^\d{5}$")] = None,
     active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> Page[OfficeRead]:
     """List offices (a caseworker sees only their own)."""
     stmt = office_service.list_query(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import asyncio
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -8,21 +10,38 @@ from sqlalchemy import text
 from broker.auth.deps import public
 from broker.deps import SessionDep
 
+# /healthz answers within a second even when the database hangs (a partition): a proxy's health
+# check must see "unavailable" quickly, not time out itself.
+DATABASE_CHECK_SECONDS = 0.8
+
 
 class HealthRead(BaseModel):
     status: str
     database: str
+    bus: str = "memory"  # the signalling backplane: memory (one process), ok, or down (degraded)
 
 
 router = APIRouter(tags=["health"])
 
 
+def bus_state(request: Request) -> str:
+    hub = getattr(request.app.state, "hub", None)
+    backplane = getattr(hub, "backplane", None)
+    state = getattr(backplane, "state", None)
+    return str(state) if state is not None else "memory"
+
+
 @router.get("/healthz", response_model=HealthRead, dependencies=[Depends(public)],
             responses={503: {"model": HealthRead}})
-async def healthz(db: SessionDep) -> HealthRead | JSONResponse:
-    """Check that the app answers and the database is reachable."""
+async def healthz(request: Request, db: SessionDep) -> HealthRead | JSONResponse:
+    """Check that the app answers, the database is reachable, and the bus is connected."""
+    bus = bus_state(request)
     try:
-        await db.execute(text("SELECT 1"))
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            await db.execute(text("SELECT 1"))
+    except TimeoutError:
+        return JSONResponse(status_code=503, content={"status": "unavailable", "database": "timeout", "bus": bus})
     except Exception:  # any driver error means: not healthy
-        return JSONResponse(status_code=503, content={"status": "unavailable", "database": "error"})
-    return HealthRead(status="ok", database="ok")
+        return JSONResponse(status_code=503, content={"status": "unavailable", "database": "error", "bus": bus})
+    # Redis away: this instance still serves its own sockets (degraded), so it stays in rotation.
+    return HealthRead(status="degraded" if bus == "down" else "ok", database="ok", bus=bus)

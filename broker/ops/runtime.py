@@ -47,6 +47,8 @@ async def start(runtime: Runtime) -> None:
     ops = runtime.ops
     ops_logging.configure(ops.settings)
     ops.undo_signal = install_sigterm(ops.drain, ops.settings.drain_seconds)
+    if runtime.hub is not None:  # open sockets close with 1001 before uvicorn would close them with 1012
+        ops.drain.before_stop.append(runtime.hub.close_sockets)
 
 
 async def stop(runtime: Runtime) -> None:

@@ -15,6 +15,7 @@ from broker.auth.deps import allow
 from broker.deps import SessionDep, settings_of
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
+from broker.params import Text
 from broker.report import dashboard, export, planning, rankings, service
 from broker.report.schemas import (
     Dashboard,
@@ -33,7 +34,7 @@ from broker.report.schemas import (
 Format = Literal["csv", "xlsx"]
 MAX_VALUES = 200  # values per repeated filter: more than any office or language list
 OfficeId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+Code = Annotated[Text, StringConstraints(min_length=1, max_length=40)]
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -16,7 +16,7 @@ from broker.call.models import Call
 from broker.config import Settings
 from broker.database import UTCDateTime, table
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
-from broker.errors import Conflict, Forbidden, NotFound
+from broker.errors import Conflict, NotFound
 from broker.interpreter.models import InterpreterProfile
 from broker.live import effects
 from broker.office.models import Office
@@ -49,13 +49,10 @@ def _gone_status(offer_status: OfferStatus) -> Conflict:
 
 async def _own_pending(db: AsyncSession, offer_id: int, user: User,
                        now: datetime) -> tuple[Offer, InterpretingRequest]:
-    """The user's offer, still pending, with its request locked; 404 / 403 / 409 otherwise."""
+    """The user's offer, still pending, with its request locked; 404 (also for someone else's) / 409."""
     offer = await db.get(Offer, offer_id)
-    if offer is None:
+    if offer is None or offer.interpreter_id != user.id:  # the same 404: ids cannot be probed
         raise NotFound(OFFER_NOT_FOUND)
-    if offer.interpreter_id != user.id:
-        raise Forbidden("Dieses Angebot gilt einer anderen Person. / This offer is for someone else.",
-                        code="not_your_offer")
     request = await dispatch.lock_request(db, offer.request_id)
     assert request is not None
     await db.refresh(offer)
@@ -95,12 +92,9 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     the partial unique indexes on `offers` stay the safety net.
     """
     found = (await db.execute(_LOCK_FOR_OFFER, {"offer_id": offer_id})).first()
-    if found is None:
+    if found is None or found[1] != user.id:  # someone else's offer looks exactly like a missing one
         raise NotFound(OFFER_NOT_FOUND)
-    request, owner = found
-    if owner != user.id:
-        raise Forbidden("Dieses Angebot gilt einer anderen Person. / This offer is for someone else.",
-                        code="not_your_offer")
+    request = found[0]
     taken = (await db.execute(_TAKE, {"offer_id": offer_id, "now": now})).first()
     if taken is None:
         raise _gone_status((await db.execute(_OFFER_STATUS, {"offer_id": offer_id})).scalar_one())

@@ -15,6 +15,7 @@ from broker.enums import (
     RequestStatus,
 )
 from broker.language.schemas import LANGUAGE_CODE
+from broker.params import Text
 
 PURPOSE_CODE = r"^[a-z][a-z0-9_]{0,39}$"
 
@@ -24,8 +25,8 @@ class RequestCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language_code: str = Field(pattern=LANGUAGE_CODE, max_length=16)
-    purpose: str = Field(pattern=PURPOSE_CODE, max_length=40)
+    language_code: Text = Field(pattern=LANGUAGE_CODE, max_length=16)
+    purpose: Text = Field(pattern=PURPOSE_CODE, max_length=40)
     media: Media = Media.VIDEO
     priority: Priority = Priority.NORMAL
     wish_gender: Gender | None = None

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from broker.enums import Role
+from broker.params import Text
 
 Username = str
 Locale = Literal["de", "en"]
@@ -13,23 +14,23 @@ Locale = Literal["de", "en"]
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", description="lower case, 3–64 chars")
-    display_name: str = Field(min_length=1, max_length=120)
+    username: Text = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$", description="lower case, 3–64 chars")
+    display_name: Text = Field(min_length=1, max_length=120)
     email: EmailStr | None = None
     role: Role
     office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    password: str = Field(min_length=8, max_length=256)
+    password: Text = Field(min_length=1, max_length=256, description="at least 12 characters, not a common password")
     locale: Locale = "de"
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=120)
     email: EmailStr | None = None
     role: Role | None = None
     office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    password: str | None = Field(default=None, min_length=8, max_length=256)
+    password: Text | None = Field(default=None, min_length=1, max_length=256)
     locale: Locale | None = None
     active: bool | None = None
 

@@ -4,8 +4,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit import service as audit_service
+from broker.auth import passwords
 from broker.auth import service as auth_service
-from broker.auth.security import hash_password
+from broker.auth.security import hash_password_async
 from broker.enums import Role
 from broker.errors import Conflict, Invalid
 from broker.interpreter.models import InterpreterProfile
@@ -61,13 +62,14 @@ async def create(*, db: AsyncSession, user_in: UserCreate, actor_id: int | None)
         raise Conflict(f"Benutzername „{user_in.username}“ ist vergeben. / Username already taken.",
                        code="duplicate_username")
     await _check_office(db, user_in.role, user_in.office_id)
+    passwords.check(user_in.password, username=user_in.username)
     user = User(
         username=user_in.username,
         display_name=user_in.display_name,
         email=user_in.email,
         role=user_in.role,
         office_id=user_in.office_id,
-        password_hash=hash_password(user_in.password),
+        password_hash=await hash_password_async(user_in.password),
         locale=user_in.locale,
     )
     db.add(user)
@@ -90,9 +92,12 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
     if role is not user.role and (role is Role.INTERPRETER or user.role is Role.INTERPRETER):
         raise Invalid("Die Rolle Dolmetscher:in kann nicht gewechselt werden. / "
                       "The interpreter role cannot be changed.", code="role_change")
+    if changes.get("password") is not None:
+        passwords.check(changes["password"], username=user.username)
     for field, value in changes.items():
         if field == "password":
-            user.password_hash = hash_password(value)
+            if value is not None:
+                user.password_hash = await hash_password_async(value)
         elif value is not None or field in ("email", "office_id"):
             setattr(user, field, value)
     if changes.get("active") is False or "password" in changes:

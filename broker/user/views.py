@@ -8,7 +8,7 @@ from broker.auth.deps import EVERY_ROLE, allow, office_scope
 from broker.deps import CurrentUser, SessionDep
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, NotFound
-from broker.params import IdPath, IdQuery, Page, PageParams, page_params, paginate
+from broker.params import IdPath, IdQuery, Page, PageParams, Text, page_params, paginate
 from broker.user import service as user_service
 from broker.user.models import User
 from broker.user.schemas import ProfileSelfUpdate, UserCreate, UserRead, UserUpdate
@@ -32,7 +32,7 @@ async def list_users(
     role: Role | None = None,
     office_id: IdQuery = None,
     active: bool | None = None,
-    q: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> Page[UserRead]:
     """List users (caseworkers see their own office only)."""
     scope = office_scope(current)

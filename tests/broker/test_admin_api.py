@@ -164,7 +164,7 @@ async def test_no_session_gives_401_and_changes_nothing(client: httpx.AsyncClien
 async def test_healthz_checks_the_database(client: httpx.AsyncClient, world: World) -> None:
     """/healthz answers ok when the database answers."""
     response = await client.get("/healthz")
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "bus": "memory"}
 
 
 async def test_every_user_may_change_their_own_locale(client: httpx.AsyncClient, world: World) -> None:

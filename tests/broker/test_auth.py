@@ -6,7 +6,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.app import create_app
 from broker.audit.models import AuditEntry
+from broker.config import Settings
 from tests.conftest import PASSWORD, World
 
 
@@ -43,14 +45,18 @@ async def test_no_session_gives_401(client: httpx.AsyncClient, world: World) -> 
     assert (await client.get("/api/auth/me", headers={"Authorization": "Bearer forged"})).status_code == 401
 
 
-async def test_repeated_failed_logins_are_throttled(client: httpx.AsyncClient, world: World, db: AsyncSession) -> None:
-    """Five wrong passwords, then even the right one is refused with 429 and Retry-After."""
-    for _ in range(5):
-        response = await client.post("/api/auth/login", json={"username": "admin", "password": "wrong-password"})
-        assert response.status_code == 401
-    blocked = await client.post("/api/auth/login", json={"username": "admin", "password": PASSWORD})
-    assert blocked.status_code == 429
-    assert int(blocked.headers["retry-after"]) > 0
+async def test_repeated_failed_logins_are_throttled(settings: Settings, world: World, db: AsyncSession) -> None:
+    """Five wrong passwords, then even the right one waits: 429 with Retry-After and code
+    `login_throttled`, and the password is not checked meanwhile (no sixth audit row)."""
+    app = create_app(settings.model_copy(update={"login_delay_base_seconds": 60.0}))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("192.0.2.1", 1)), base_url="http://t") as client:
+        for _ in range(5):
+            response = await client.post("/api/auth/login", json={"username": "admin", "password": "wrong-password"})
+            assert response.status_code == 401
+        blocked = await client.post("/api/auth/login", json={"username": "admin", "password": PASSWORD})
+    assert blocked.status_code == 429 and blocked.json()["code"] == "login_throttled"
+    assert 0 < int(blocked.headers["retry-after"]) <= 60
     failed = await db.scalar(select(func.count()).where(AuditEntry.action == "login_failed"))
     assert failed == 5
 

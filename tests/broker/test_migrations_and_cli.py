@@ -114,7 +114,8 @@ def _run_cli(args: list[str], url: str, **kwargs: object) -> subprocess.Complete
 
 
 def test_cli_upgrade_demo_and_user_add(tmp_path: Path) -> None:
-    """`db upgrade`, `demo` and `user add` work from the command line with clear errors."""
+    """`db upgrade`, `demo` and `user add` work from the command line with clear errors; `user add`
+    refuses short and common passwords and ones containing the user name (German message)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     assert _run_cli(["db", "upgrade"], url).returncode == 0
     demo = _run_cli(["demo"], url)
@@ -126,6 +127,10 @@ def test_cli_upgrade_demo_and_user_add(tmp_path: Path) -> None:
     assert again.returncode == 1 and "vergeben" in again.stderr
     short = _run_cli(["user", "add", "kurz", "--role", "manager", "--password", "short"], url)
     assert short.returncode == 2 and "password" in short.stderr
+    common = _run_cli(["user", "add", "gewoehnlich", "--role", "manager", "--password", "Password2024!"], url)
+    assert common.returncode == 2 and "zu verbreitet" in common.stderr
+    own_name = _run_cli(["user", "add", "mustermann", "--role", "manager", "--password", "mustermann-geheim"], url)
+    assert own_name.returncode == 2 and "Benutzernamen" in own_name.stderr
 
 
 def test_production_refuses_the_default_secret() -> None:

@@ -10,10 +10,12 @@ message), which no OpenAPI schema can express.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -26,21 +28,27 @@ from broker.app import create_app
 from broker.config import Environment, Settings
 from broker.database import make_engine, make_sessionmaker
 from broker.migrate import upgrade
-from tests.conftest import build_world, free_port
+from tests.conftest import build_world, free_port, truncate_all
 
 ADMIN_HEADERS: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module")
-def api_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db_path: Path = tmp_path_factory.mktemp("schemathesis") / "api.db"
-    app_settings = Settings(environment=Environment.TEST, database_url=f"sqlite+aiosqlite:///{db_path}",
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def api_base_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        db_path: Path = tmp_path_factory.mktemp("schemathesis") / "api.db"
+        url = f"sqlite+aiosqlite:///{db_path}"
+    else:  # PostgreSQL refuses NUL in text, where SQLite stores it: the run must see both
+        url = str(request.getfixturevalue("pg_url"))
+    app_settings = Settings(environment=Environment.TEST, database_url=url,
                             secret_key="schemathesis-secret-key-long-enough-000000",
-                            login_attempts_per_window=1000, scheduler_enabled=False)
-    upgrade(app_settings)
+                            login_account_free_attempts=1000, login_source_free_attempts=1000, scheduler_enabled=False)
+    if request.param == "sqlite":
+        upgrade(app_settings)
 
     async def seed() -> None:
         engine = make_engine(app_settings)
+        await truncate_all(engine)
         async with make_sessionmaker(engine)() as db:
             world = await build_world(db)
         await engine.dispose()
@@ -66,6 +74,26 @@ def api_schema(api_base_url: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{api_base_url}/openapi.json").exclude(
         path="/api/auth/logout"  # would sign the fuzzer itself out
     )
+
+
+EXTREME_DATE_TIMES = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00")
+ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _hostile_variants(value: Any) -> Iterator[Any]:
+    """Copies of a JSON value with exactly one string changed: NUL inserted, or a date-time made extreme."""
+    if isinstance(value, str):
+        if ISO_DATE_TIME.match(value):
+            yield from EXTREME_DATE_TIMES
+        yield value[:1] + "\x00" + value[1:]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for variant in _hostile_variants(item):
+                yield {**value, key: variant}
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            for variant in _hostile_variants(item):
+                yield [*value[:index], variant, *value[index + 1:]]
 
 
 def _operations(api_schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
@@ -98,4 +126,32 @@ def test_api_conforms_to_its_schema(api_schema: schemathesis.BaseSchema, api_bas
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is a BaseExceptionGroup;
             # collect all operations' failures, then report them together
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_nul_bytes_and_extreme_date_times_never_cause_a_server_error(
+    api_schema: schemathesis.BaseSchema, api_base_url: str
+) -> None:
+    """From valid generated requests, each string in turn gets a NUL byte (date-times: year 9999 or 1 at
+    ±14 h): every such request is answered with a 4xx or a success, never a 5xx, on both databases."""
+    failures: list[str] = []
+    for operation in _operations(api_schema):
+
+        @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE))
+        @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case) -> None:
+            for part in ("body", "query"):
+                original = getattr(case, part)
+                if not original or not isinstance(original, dict | list):
+                    continue
+                for variant in _hostile_variants(original):
+                    setattr(case, part, variant)
+                    response = case.call(base_url=api_base_url, headers=ADMIN_HEADERS)
+                    assert response.status_code < 500, f"{part}={variant!r}: {response.status_code}"
+                setattr(case, part, original)
+
+        try:
+            check()
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"{operation.label}: {str(exc)[:800]}")
     assert not failures, "\n\n".join(failures)

@@ -79,7 +79,8 @@ async def test_accept_returns_join_and_is_idempotent(api: Api, db: AsyncSession)
 
 
 async def test_bad_offers_are_refused_and_change_nothing(api: Api, db: AsyncSession) -> None:
-    """Someone else's offer → 403; a revoked or expired offer → 409; unknown → 404; nothing changes."""
+    """Someone else's offer and an unknown one → the same 404 (ids cannot be probed); a revoked or
+    expired offer → 409; nothing changes."""
     first = await add_interpreter(db, "first", idle_minutes=20, world=api.world)
     second = await add_interpreter(db, "second", idle_minutes=10, world=api.world)
     await add_interpreter(db, "third", idle_minutes=1, online=False, world=api.world)
@@ -88,9 +89,14 @@ async def test_bad_offers_are_refused_and_change_nothing(api: Api, db: AsyncSess
     offer_second = api.rt.of(second.id, "offer")[0]["offer_id"]
     before = await snapshot(db)
     stolen = await api.client.post(f"/api/offers/{offer_first}/accept", headers=api.world.auth("second"))
-    assert stolen.status_code == 403 and stolen.json()["code"] == "not_your_offer"
     missing = await api.client.post("/api/offers/999999/accept", headers=api.world.auth("second"))
-    assert missing.status_code == 404
+    # Someone else's offer and a missing one answer alike, so offer ids cannot be probed.
+    assert stolen.status_code == missing.status_code == 404
+    assert stolen.json() == missing.json() and stolen.json()["code"] == "not_found"
+    stolen_decline = await api.client.post(f"/api/offers/{offer_first}/decline", headers=api.world.auth("second"))
+    missing_decline = await api.client.post("/api/offers/999999/decline", headers=api.world.auth("second"))
+    assert stolen_decline.status_code == missing_decline.status_code == 404
+    assert stolen_decline.json() == missing_decline.json()
     assert await snapshot(db) == before
     won = await api.client.post(f"/api/offers/{offer_first}/accept", headers=api.world.auth("first"))
     assert won.status_code == 200
