@@ -65,13 +65,11 @@ class Note:
 
 
 @dataclass(frozen=True)
-class Join:
-    """Open a call's room, then send each party a `call-join` event with its own token."""
+class Later:
+    """An event built only when it is sent: it needs the hub (a join token for a room it opens)."""
 
-    room_id: str
-    request_id: int
-    expires_at: datetime
-    parties: tuple[tuple[int, str], ...]  # (user id, seat role)
+    user_id: int
+    build: Callable[[Realtime], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class Close:
 
 @dataclass
 class Effects:
-    items: list[Note | Join | Close] = field(default_factory=list)
+    items: list[Note | Later | Close] = field(default_factory=list)
     wake: bool = False  # something became available: let the dispatcher look at the queue
 
 
@@ -103,27 +101,14 @@ def discard(db: AsyncSession) -> None:
     db.info.pop(EFFECTS_KEY, None)
 
 
-def join_event(realtime: Realtime, *, room_id: str, request_id: int, user_id: int, role: str,
-               expires_at: datetime) -> dict[str, Any]:
-    """The `call-join` event: a fresh token bound to (room, user, role) and ICE servers."""
-    token = realtime.issue_join_token(room_id, user_id=user_id, role=role, expires_at=expires_at)
-    return {"type": "call-join", "request_id": request_id, "room_id": room_id, "role": role,
-            "token": token, "expires_at": expires_at.isoformat(),
-            "ice_servers": realtime.ice_servers(user_id)}
-
-
 async def publish(found: Effects, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
     """Send what a committed transaction recorded; a failing send is logged, never raised."""
     for item in found.items:
         try:
             if isinstance(item, Note):
                 await realtime.notify(item.user_id, item.event)
-            elif isinstance(item, Join):
-                realtime.open_room(item.room_id, expires_at=item.expires_at)
-                for user_id, role in item.parties:
-                    await realtime.notify(user_id, join_event(
-                        realtime, room_id=item.room_id, request_id=item.request_id, user_id=user_id,
-                        role=role, expires_at=item.expires_at))
+            elif isinstance(item, Later):
+                await realtime.notify(item.user_id, item.build(realtime))
             else:
                 realtime.close_room(item.room_id, item.reason)
         except Exception:

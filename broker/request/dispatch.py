@@ -175,6 +175,8 @@ async def move(db: AsyncSession, request: InterpretingRequest, *,
     `expected`, the row changes only while it is still in one of those statuses at the version
     the caller read (for callers without the row lock); the result says whether it changed.
     """
+    if expected is not None and request.status not in expected:
+        return False  # the caller's copy already says no; the row (same version) would not match either
     lifecycle.require(request.mode, request.status, values.get("status", request.status))
     values["version"] = request.version + 1
     if expected is None:

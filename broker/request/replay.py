@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.call import service as call_service
-from broker.live.effects import Realtime, join_event
+from broker.live.effects import Realtime
 from broker.request import dispatch, lifecycle, offers
 from broker.request.models import InterpretingRequest
 
@@ -26,12 +26,9 @@ def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realt
                 InterpretingRequest.status.in_(lifecycle.LIVE))
             for request in (await db.execute(stmt)).scalars():
                 events.append(dispatch.status_event(request))
-                call = await call_service.get_for_request(db=db, request_id=request.id)
-                if request.status in lifecycle.JOINABLE and call is not None and call.ended_at is None:
-                    role = call_service.COUNTER if request.caseworker_id == user_id else call_service.INTERPRETER
-                    rt.open_room(call.id, expires_at=call.expires_at)
-                    events.append(join_event(rt, room_id=call.id, request_id=request.id, user_id=user_id,
-                                             role=role, expires_at=call.expires_at))
+                call = await call_service.joinable(db=db, request=request)
+                if call is not None:
+                    events.append(call_service.join_for(rt, user_id=user_id, request=request, call=call))
             await db.rollback()
         return events
 

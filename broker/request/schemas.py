@@ -92,6 +92,7 @@ class JoinRead(BaseModel):
     role: str
     token: str
     expires_at: datetime
+    media: Media = Field(description="The request's media: `audio` keeps both cameras off")
     ice_servers: list[dict[str, object]]
 
 

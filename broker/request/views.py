@@ -14,10 +14,10 @@ from broker.database import utcnow
 from broker.deps import CurrentUser, RuntimeDep, SessionDep, SettingsDep
 from broker.enums import RequestMode, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, Conflict
-from broker.live.effects import join_event
 from broker.params import IdPath, Page, PageParams, page_params, paginate
-from broker.request import estimate, idempotency, lifecycle, offers
+from broker.request import estimate, idempotency, offers
 from broker.request import service as request_service
+from broker.request.models import InterpretingRequest
 from broker.request.schemas import (
     AcceptRead,
     GuestLinkRead,
@@ -116,25 +116,20 @@ async def rate_call(request_id: IdPath, rating_in: RatingIn, db: SessionDep, use
     return RequestRead.model_validate(request)
 
 
-async def _open_call(db: SessionDep, user: CurrentUser, request_id: int,
-                     runtime: RuntimeDep) -> Call:
+async def _joinable(db: SessionDep, user: CurrentUser, request_id: int) -> tuple[InterpretingRequest, Call]:
     request = await request_service.get_visible(db=db, user=user, request_id=request_id)
-    call = await call_service.get_for_request(db=db, request_id=request.id)
-    if request.status not in lifecycle.JOINABLE or call is None or call.ended_at is not None:
+    call = await call_service.joinable(db=db, request=request)
+    if call is None:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
-    runtime.realtime.open_room(call.id, expires_at=call.expires_at)  # idempotent; reopens after a restart
-    return call
+    return request, call
 
 
 @router.get(REQUESTS + "/{request_id}/join", tags=["requests"], response_model=JoinRead,
             dependencies=[Depends(PARTIES)])
 async def join_call(request_id: IdPath, db: SessionDep, user: CurrentUser, runtime: RuntimeDep) -> JoinRead:
     """Get a fresh join token for the call's room (e.g. after a reload)."""
-    call = await _open_call(db, user, request_id, runtime)
-    role = call_service.COUNTER if user.role is Role.CASEWORKER else call_service.INTERPRETER
-    event = join_event(runtime.realtime, room_id=call.id, request_id=request_id, user_id=user.id, role=role,
-                       expires_at=call.expires_at)
-    return JoinRead.model_validate(event)
+    request, call = await _joinable(db, user, request_id)
+    return JoinRead.model_validate(call_service.join_for(runtime.realtime, user_id=user.id, request=request, call=call))
 
 
 @router.post(REQUESTS + "/{request_id}/guest-link", tags=["requests"], response_model=GuestLinkRead, status_code=201,
@@ -142,7 +137,8 @@ async def join_call(request_id: IdPath, db: SessionDep, user: CurrentUser, runti
 async def create_guest_link(request_id: IdPath, db: SessionDep, user: CurrentUser,
                             runtime: RuntimeDep) -> GuestLinkRead:
     """Create a one-time link for a third participant; it expires with the call."""
-    call = await _open_call(db, user, request_id, runtime)
+    _request, call = await _joinable(db, user, request_id)
+    runtime.realtime.open_room(call.id, expires_at=call.expires_at)  # idempotent; reopens after a restart
     token = runtime.realtime.issue_join_token(call.id, user_id=None, role=call_service.GUEST,
                                            expires_at=call.expires_at)
     await call_service.remember_guest_link(db=db, call=call, token=token)
@@ -168,9 +164,7 @@ async def accept_offer(offer_id: IdPath, db: SessionDep, user: CurrentUser, runt
     async def action() -> tuple[int, dict[str, object]]:
         offer, request, call = await offers.accept(db=db, offer_id=offer_id, user=user, settings=runtime.settings,
                                                    now=utcnow())
-        runtime.realtime.open_room(call.id, expires_at=call.expires_at)
-        join = join_event(runtime.realtime, room_id=call.id, request_id=request.id, user_id=user.id,
-                          role=call_service.INTERPRETER, expires_at=call.expires_at)
+        join = call_service.join_for(runtime.realtime, user_id=user.id, request=request, call=call)
         read = AcceptRead(offer_id=offer.id, request=RequestRead.model_validate(request),
                           join=JoinRead.model_validate(join))
         return 200, read.model_dump(mode="json")
