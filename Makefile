@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# A year of usage history by default, so the managers' dashboard is alive on first look
+# (`make run HISTORY=0` for a bare start). `demo` migrates, so `serve` need not say it again;
+# Ctrl-C ends the server quietly (uvicorn shuts down; its signal is not a failure of make's).
+HISTORY ?= 12
 run: $(STAMP)
-	$(BIN)/videodolmetschen demo
-	$(BIN)/videodolmetschen serve
+	@$(BIN)/videodolmetschen demo $(if $(filter 0,$(HISTORY)),--no-history,--history $(HISTORY))
+	@$(BIN)/videodolmetschen serve --no-migrate || test $$? -ge 128
 
 lint: $(STAMP)
 	$(BIN)/ruff check broker signaling tests bench

@@ -73,12 +73,16 @@ def serve(
 
 @app.command()
 def demo(
-    history: Annotated[int, typer.Option(help="Also generate this many months of usage history")] = 0,
+    history: Annotated[int, typer.Option(help="Months of usage history to generate (idempotent)")] = 12,
+    no_history: Annotated[bool, typer.Option("--no-history", help="A bare start: no usage history")] = False,
     migrate: Annotated[bool, typer.Option(help="Run migrations first")] = True,
 ) -> None:
-    """Seed Thuringian demo data (idempotent) and print the logins."""
+    """Seed Thuringian demo data (idempotent) with a year of history, and print the logins."""
     from broker.database import make_engine, make_sessionmaker
-    from broker.demo.seed import DEMO_PASSWORD, seed
+    from broker.demo.seed import DEMO_PASSWORD, logins_by_language, seed
+
+    if no_history:
+        history = 0
 
     settings = _settings()
     if migrate:
@@ -100,6 +104,7 @@ def demo(
                                                       progress=lambda _done, _total: bar.update(1))
                     await db.commit()
                     typer.echo(f"{rows} ledger rows generated.")
+                by_language = await logins_by_language(db)
         finally:
             await engine.dispose()
         typer.echo(
@@ -109,6 +114,12 @@ def demo(
         typer.echo(f"Demo password for every account: {DEMO_PASSWORD}")
         for role, username in summary.logins:
             typer.echo(f"  {role:<12} {username}")
+        typer.echo("Interpreters by language (sign in as one of them to receive that language's calls):")
+        for code, name, users in by_language:
+            more = f" (+{len(users) - 3})" if len(users) > 3 else ""
+            typer.echo(f"  {name + ' (' + code + ')':<38} {', '.join(users[:3])}{more}")
+        typer.echo("Tip: open the counter and the interpreter console in two different browsers "
+                   "(or a private window), since one browser keeps one sign-in.")
 
     asyncio.run(run())
 

@@ -59,15 +59,22 @@ async def get_current_user(request: Request, db: SessionDep) -> User:
     if isinstance(cached, User):  # the role guard already looked it up for this request
         return cached
     token = token_from_request(request)
-    user = await auth_service.user_for_token(db=db, token=token) if token else None
-    if user is None:
+    found = await auth_service.session_for_token(db=db, token=token) if token else None
+    if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="Bitte melden Sie sich an. / Please sign in.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    user, request.state.auth_session_id = found
     request.state.user = user
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def current_session_id(request: Request) -> int | None:
+    """The session id behind this request (after the role guard or CurrentUser ran)."""
+    found = getattr(request.state, "auth_session_id", None)
+    return found if isinstance(found, int) else None

@@ -35,6 +35,7 @@ from signaling.rooms import Room, Seat
 
 log = logging.getLogger(__name__)
 REMOTE = -1  # conn id of a seat connected on another instance (real conn ids start at 1)
+FLUSH_SECONDS = 0.25
 
 
 class ClusterHub(Hub):
@@ -65,8 +66,10 @@ class ClusterHub(Hub):
         await super().notify(user_id, event)
 
     async def flush(self) -> None:
+        """Wait for the room-directory writes in flight, briefly: with Redis hung they wait for
+        the socket timeout, and an HTTP response must not (the bus messages are queued in order)."""
         if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            await asyncio.wait(list(self._pending), timeout=FLUSH_SECONDS)
 
     # --- sockets -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ CLOSE_PROTOCOL = 1002
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_SIGNED_OUT = 4401  # the sign-in behind the socket ended (logout, deactivation)
 CLOSE_SILENT = 4408
 CLOSE_SLOW = 4429
 

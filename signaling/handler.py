@@ -15,11 +15,12 @@ from signaling import protocol as p
 from signaling.connection import (
     CLOSE_POLICY,
     CLOSE_PROTOCOL,
+    CLOSE_SIGNED_OUT,
     CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED,
     Connection,
 )
-from signaling.hub import Hub
+from signaling.hub import AuthRefused, Hub
 from signaling.rooms import RoomError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,12 @@ async def serve_socket(hub: Hub, ws: WebSocket) -> None:
         await ws.accept()
         await ws.close(code=CLOSE_POLICY, reason="origin not allowed")
         return
-    principal = await hub.authenticate(ws)
+    try:
+        principal = await hub.authenticate(ws)
+    except AuthRefused as exc:
+        await ws.accept()
+        await ws.close(code=CLOSE_SIGNED_OUT, reason=str(exc))
+        return
     await ws.accept()
     conn = await hub.register(ws, principal)
     try:

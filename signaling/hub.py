@@ -8,6 +8,7 @@ idle sockets cost no task of their own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -19,7 +20,7 @@ from starlette.websockets import WebSocket
 
 from signaling import protocol as p
 from signaling.backplane import Backplane
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SILENT, CLOSE_SLOW, Connection
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SIGNED_OUT, CLOSE_SILENT, CLOSE_SLOW, Connection
 from signaling.echo import EchoPeers
 from signaling.online import Presence
 from signaling.principal import Principal
@@ -29,8 +30,17 @@ from signaling.tokens import TokenError, issue_join_token, verify_join_token
 from signaling.turn import ice_servers
 
 log = logging.getLogger(__name__)
+SIGNED_OUT = "signed-out"
+# A sign-out travels on the user's channel like any event, so it reaches every instance; the
+# receiving hub recognises it by this prefix (events are made by the server, never by clients).
+_SIGNED_OUT_PREFIX = p.serialize(p.Event(event={"type": SIGNED_OUT}))[:-len('},"replay":false}')]
 
 Authenticate = Callable[[WebSocket], Awaitable[Principal | None]]
+
+
+class AuthRefused(Exception):
+    """`authenticate` refuses the socket outright (a presented token is invalid or revoked),
+    rather than letting it open anonymously as a guest's does."""
 CurrentState = Callable[[int], Awaitable[list[dict[str, Any]]]]
 PresenceListener = Callable[[int, bool], Awaitable[None]]
 
@@ -116,6 +126,14 @@ class Hub:
 
     async def notify(self, user_id: int, event: dict[str, Any]) -> None:
         """Deliver an event frame to every socket of the user, on any instance."""
+        await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
+
+    async def sign_out(self, user_id: int, session_id: int | None = None) -> None:
+        """Close the user's sockets opened with this session (None: every session), on every
+        instance: after logout, deactivation or a password change nothing may keep listening."""
+        event: dict[str, Any] = {"type": SIGNED_OUT}
+        if session_id is not None:
+            event["session_id"] = session_id
         await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
 
     def is_online(self, user_id: int) -> bool:
@@ -259,9 +277,22 @@ class Hub:
     # --- backplane receiver -------------------------------------------------------------
 
     async def deliver_to_user(self, user_id: int, frame: str) -> None:
+        if frame.startswith(_SIGNED_OUT_PREFIX):
+            await self._close_signed_out(user_id, frame)
+            return
         for conn in list(self._by_user.get(user_id, ())):
             if conn.hello_done:
                 await conn.send(frame)
+
+    async def _close_signed_out(self, user_id: int, frame: str) -> None:
+        session_id = json.loads(frame)["event"].get("session_id")
+        ending = [c for c in self._by_user.get(user_id, ())
+                  if session_id is None or (c.principal is not None and c.principal.session_id == session_id)]
+        for conn in ending:
+            if conn.hello_done:
+                await conn.send(frame)  # the page learns why, then the close follows
+        await asyncio.gather(*(c.close(CLOSE_SIGNED_OUT, "signed out") for c in ending),
+                             return_exceptions=True)
 
     async def deliver_to_peer(self, room_id: str, peer_id: str, frame: str) -> None:
         room = self._rooms.get(room_id)

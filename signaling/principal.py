@@ -10,3 +10,4 @@ class Principal:
     user_id: int
     role: str  # the account role: caseworker, interpreter, manager, admin
     display_name: str
+    session_id: int | None = None  # the sign-in it was opened with: logging out closes it

@@ -19,8 +19,12 @@ Presence listeners (the broker's "interpreter offline") fire for a cluster-wide 
 only: an instance that publishes "offline" decides when its own message comes back over the
 bus, in the one order every instance sees, whether anyone else still holds the user.
 
-Redis loss: publishing fails fast (frames are dropped, clients renegotiate), the reader
-reconnects with backoff and then asks the hub to publish its state again.
+Publishing never waits for Redis (signaling/outbox.py): a frame for this instance's own
+sockets is delivered here at once, and the envelope goes into a bounded outbox that one
+writer sends with a short timeout. Redis loss or a hung Redis: local delivery goes on, the
+outbox holds what the other instances should hear and sends it, in order, once Redis answers
+again and they listen again (the replay); `state` is then `down` for /healthz and /metrics.
+The reader reconnects with backoff and then asks the hub to publish its state again.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from signaling.backplane import BackplaneReceiver
+from signaling.outbox import Item, Outbox
 
 log = logging.getLogger(__name__)
 
 NAME_PREFIX = "vd-"
+LISTENERS_WAIT_SECONDS = 5.0  # after an outage, how long the backlog waits for the others to resubscribe
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -66,6 +72,14 @@ class RedisBackplane:
         # Checked by the loops besides cancelling them: redis-py can swallow a cancellation that
         # lands inside a command, and a loop that missed it would keep stop() waiting for ever.
         self._stopping = False
+        self._probe_ok = True  # the watch loop's last look at Redis answered in time
+        self.outbox = Outbox(self._write)
+        self.outbox.before_resume = self._await_listeners
+
+    @property
+    def state(self) -> str:
+        """`ok`, or `down` while Redis is unreachable or hung (this instance serves its own sockets)."""
+        return "ok" if self.connected.is_set() and self.outbox.healthy and self._probe_ok else "down"
 
     @property
     def redis(self) -> Redis:
@@ -84,6 +98,7 @@ class RedisBackplane:
             self.url, decode_responses=True, client_name=f"{NAME_PREFIX}{self.instance_id}",
             socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
         )
+        self.outbox.start()
         self._tasks = [asyncio.create_task(self._read_forever(), name="redis-backplane-reader"),
                        asyncio.create_task(self._watch_forever(), name="redis-backplane-watch")]
         try:
@@ -96,6 +111,7 @@ class RedisBackplane:
         if receiver is self._receiver:
             self._receiver = None
         self._stopping = True
+        await self.outbox.stop()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -112,34 +128,53 @@ class RedisBackplane:
             self._redis = None
 
     async def publish_user(self, user_id: int, frame: str) -> None:
+        if self._receiver is not None:  # our own sockets need no Redis (and get it first)
+            await self._receiver.deliver_to_user(user_id, frame)
         await self.publish({"k": "u", "u": user_id, "f": frame})
 
     async def publish_room(self, room_id: str, peer_id: str, frame: str) -> None:
+        if self._receiver is not None:
+            await self._receiver.deliver_to_peer(room_id, peer_id, frame)
         await self.publish({"k": "p", "r": room_id, "p": peer_id, "f": frame})
 
     async def publish_presence(self, instance_id: str, user_id: int, online: bool) -> None:
-        key = self.key("presence", instance_id)
-        try:
-            if online:
-                await self.redis.sadd(key, str(user_id))
-            else:
-                await self.redis.srem(key, str(user_id))
-        except (RedisError, OSError):
-            log.warning("presence store update failed", extra={"user_id": user_id})
-        if not await self.publish({"k": "o", "i": instance_id, "u": user_id, "on": online}) and self._receiver:
-            # Redis is away: the hub still needs its own message back to decide about offline.
+        set_op = ("sadd" if online else "srem", self.key("presence", instance_id), str(user_id))
+        self._put({"k": "o", "i": instance_id, "u": user_id, "on": online}, set_op)
+        if self.state == "down" and self._receiver is not None:
+            # The bus will not bring our own message back soon: the hub decides about offline now.
             await self._receiver.deliver_presence(instance_id, user_id, online)
 
     # --- helpers for the cluster hub ------------------------------------------------------
 
     async def publish(self, envelope: dict[str, Any]) -> bool:
+        """Queue an envelope for the bus; returns at once (True: queued)."""
+        self._put(envelope, None)
+        return True
+
+    def _put(self, envelope: dict[str, Any], set_op: tuple[str, str, str] | None) -> None:
         envelope["from"] = self.instance_id
-        try:
-            await self.redis.publish(self.channel, json.dumps(envelope, separators=(",", ":")))
-            return True
-        except (RedisError, OSError):
-            log.warning("Redis publish failed; frame dropped", extra={"instance_id": self.instance_id})
-            return False
+        self.outbox.put(json.dumps(envelope, separators=(",", ":")), set_op)
+
+    async def _write(self, item: Item) -> None:
+        """The outbox's one writer: presence bookkeeping and the message in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if item.set_op is not None:
+            op, key, member = item.set_op
+            if op == "sadd":
+                pipe.sadd(key, member)
+            else:
+                pipe.srem(key, member)
+        pipe.publish(self.channel, item.message)
+        await pipe.execute()
+
+    async def _await_listeners(self) -> None:
+        """Before a backlog goes out: let the other instances resubscribe first (a frame published
+        while nobody listens is gone), for a few seconds at most."""
+        deadline = time.monotonic() + LISTENERS_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if self.known_instances - {self.instance_id} <= await self.live_instances():
+                return
+            await asyncio.sleep(0.1)
 
     async def live_instances(self) -> set[str]:
         """Instances whose subscriber connection Redis currently holds."""
@@ -168,9 +203,7 @@ class RedisBackplane:
                 self._quiet_until = time.monotonic() + (0 if first else 3.0)
                 if not first:
                     log.warning("Redis backplane reconnected", extra={"instance_id": self.instance_id})
-                    if self.on_reconnect is not None:
-                        await self.on_reconnect()
-                await self._sync_presence()
+                await self._after_subscribe(reconnected=not first)
                 first, delay = False, 0.1
                 while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
@@ -187,6 +220,21 @@ class RedisBackplane:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
+    async def _after_subscribe(self, *, reconnected: bool) -> None:
+        """Republish our state and learn the others'. A failure here (a pooled connection that
+        died with the old server) is retried and must not drop the fresh subscription: every
+        resubscription is a gap in which frames for this instance are lost."""
+        for attempt in range(3):
+            try:
+                if reconnected and self.on_reconnect is not None:
+                    await self.on_reconnect()
+                    reconnected = False
+                await self._sync_presence()
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("resync after subscribing failed (%s), attempt %d", type(exc).__name__, attempt + 1)
+                await asyncio.sleep(0.1)
+
     async def _dispatch(self, data: str) -> None:
         receiver = self._receiver
         try:
@@ -194,6 +242,8 @@ class RedisBackplane:
             kind = msg["k"]
             if receiver is None:
                 return
+            if kind in ("u", "p") and msg.get("from") == self.instance_id:
+                return  # delivered here already when it was published
             if kind == "u":
                 await receiver.deliver_to_user(int(msg["u"]), msg["f"])
             elif kind == "p":
@@ -223,8 +273,10 @@ class RedisBackplane:
             if not self.connected.is_set() or time.monotonic() < self._quiet_until or not self.known_instances:
                 continue
             try:
-                live = await self.live_instances()
-            except (RedisError, OSError):
+                live = await asyncio.wait_for(self.live_instances(), 1.0)
+                self._probe_ok = True
+            except (RedisError, OSError, TimeoutError):
+                self._probe_ok = False  # a hung Redis: nothing fails, it just never answers
                 continue
             for instance in sorted(self.known_instances - live - {self.instance_id}):
                 await self.forget_instance(instance)

@@ -104,17 +104,31 @@ def verify_join_token(secret: str, token: str, *, now: float) -> JoinClaims:
     return JoinClaims(room_id=room, user_id=user, role=str(role), expires_at=float(exp), token_id=nonce)
 
 
-def issue_ws_token(secret: str, *, user_id: int, expires_at: float) -> str:
-    return _sign(secret, WS_PURPOSE, {"u": user_id, "exp": round(expires_at, 3)})
+@dataclass(frozen=True)
+class WsClaims:
+    user_id: int
+    session_id: int | None  # the sign-in that minted it: the token dies with that session
+
+
+def issue_ws_token(secret: str, *, user_id: int, expires_at: float, session_id: int | None = None) -> str:
+    claims: dict[str, object] = {"u": user_id, "exp": round(expires_at, 3)}
+    if session_id is not None:
+        claims["s"] = session_id
+    return _sign(secret, WS_PURPOSE, claims)
+
+
+def open_ws_token(secret: str, token: str, *, now: float) -> WsClaims:
+    """The claims of a valid WebSocket token (the broker's `authenticate` calls this)."""
+    claims = _open(secret, WS_PURPOSE, token, now)
+    user, session = claims.get("u"), claims.get("s")
+    if not isinstance(user, int) or not (session is None or isinstance(session, int)):
+        raise TokenError("token-invalid", "token claims are malformed")
+    return WsClaims(user_id=user, session_id=session)
 
 
 def verify_ws_token(secret: str, token: str, *, now: float) -> int:
-    """Return the user id of a valid WebSocket token (the broker's `authenticate` calls this)."""
-    claims = _open(secret, WS_PURPOSE, token, now)
-    user = claims.get("u")
-    if not isinstance(user, int):
-        raise TokenError("token-invalid", "token claims are malformed")
-    return user
+    """Return the user id of a valid WebSocket token."""
+    return open_ws_token(secret, token, now=now).user_id
 
 
 def peek_room(token: str) -> str | None:

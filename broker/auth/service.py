@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit import service as audit_service
@@ -56,17 +56,34 @@ async def start_session(*, db: AsyncSession, user: User, kind: str, hours: int) 
     return token
 
 
-async def user_for_token(*, db: AsyncSession, token: str) -> User | None:
-    stmt = (
-        select(User)
+def _live_sessions() -> Select[User, int]:
+    return (
+        select(User, AuthSession.id)
         .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            AuthSession.token_hash == token_digest(token),
-            AuthSession.revoked.is_(False),
-            AuthSession.expires_at > utcnow(),
-            User.active.is_(True),
-        )
+        .where(AuthSession.revoked.is_(False), AuthSession.expires_at > utcnow(), User.active.is_(True))
     )
+
+
+async def session_for_token(*, db: AsyncSession, token: str) -> tuple[User, int] | None:
+    """The active user and session id behind a live (not revoked, not expired) session token."""
+    row = (await db.execute(_live_sessions().where(AuthSession.token_hash == token_digest(token)))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def user_for_token(*, db: AsyncSession, token: str) -> User | None:
+    found = await session_for_token(db=db, token=token)
+    return found[0] if found else None
+
+
+async def user_for_session(*, db: AsyncSession, session_id: int, user_id: int) -> User | None:
+    """The user if this session of theirs is still live (a WebSocket token dies with its session)."""
+    stmt = _live_sessions().where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    row = (await db.execute(stmt)).first()
+    return row[0] if row else None
+
+
+async def session_id_for_token(*, db: AsyncSession, token: str) -> int | None:
+    stmt = select(AuthSession.id).where(AuthSession.token_hash == token_digest(token))
     return (await db.execute(stmt)).scalar_one_or_none()
 
 

@@ -9,7 +9,15 @@ from broker.auth.schemas import LoginIn, TokenRead
 from broker.auth.security import verify_password_async
 from broker.config import Settings
 from broker.database import utcnow
-from broker.deps import SESSION_COOKIE, CurrentUser, SessionDep, settings_of, token_from_request
+from broker.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    SessionDep,
+    current_session_id,
+    runtime_of,
+    settings_of,
+    token_from_request,
+)
 from broker.errors import COMMON_RESPONSES, CodedHTTPException
 from broker.user.models import User
 from broker.user.schemas import UserRead
@@ -88,11 +96,13 @@ async def token(login_in: LoginIn, request: Request, db: SessionDep) -> TokenRea
 @router.post(
     "/logout", status_code=204, dependencies=[Depends(allow(*EVERY_ROLE))], response_class=Response
 )
-async def logout(request: Request, response: Response, db: SessionDep) -> None:
-    """Sign out: revokes this session."""
+async def logout(request: Request, response: Response, db: SessionDep, user: CurrentUser) -> None:
+    """Sign out: revokes this session and closes its WebSockets on every instance."""
     if token_value := token_from_request(request):
         await auth_service.end_session(db=db, token=token_value)
         await db.commit()
+    if (hub := runtime_of(request).hub) is not None:
+        await hub.sign_out(user.id, current_session_id(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -167,3 +167,16 @@ def _weekly_windows(rng: random.Random) -> list[tuple[int, time, time]]:
     if rng.random() < 0.2:
         windows.append((5, time(9), time(13)))
     return windows
+
+
+async def logins_by_language(db: AsyncSession) -> list[tuple[str, str, list[str]]]:
+    """(code, German name, interpreter usernames) for every active language, for the start-up table."""
+    stmt = (select(Language.code, Language.name_de, User.username)
+            .join(InterpreterLanguage, InterpreterLanguage.language_code == Language.code)
+            .join(User, User.id == InterpreterLanguage.interpreter_id)
+            .where(Language.active.is_(True), User.active.is_(True))
+            .order_by(Language.name_de, User.username))
+    table: dict[str, tuple[str, list[str]]] = {}
+    for code, name, username in (await db.execute(stmt)).all():
+        table.setdefault(code, (name, []))[1].append(username)
+    return [(code, name, users) for code, (name, users) in table.items()]

@@ -121,13 +121,16 @@ async def sweep_wrap_up(*, db: AsyncSession, settings: Settings, now: datetime) 
             .with_for_update(skip_locked=True))
     ids = list((await db.execute(stmt)).scalars())
     if ids:
-        await db.execute(update(InterpreterProfile)
-                         .where(InterpreterProfile.user_id.in_(ids),
-                                InterpreterProfile.status == InterpreterStatus.WRAP_UP)
-                         .values(status=dispatch.IDLE_STATUS, status_changed_at=now, idle_since=now)
-                         .execution_options(synchronize_session=False))
-        for user_id in ids:
-            effects.notify(db, user_id, {"type": "interpreter-status", "status": "wrap_up_over"})
+        done = await db.execute(update(InterpreterProfile)
+                                .where(InterpreterProfile.user_id.in_(ids),
+                                       InterpreterProfile.status == InterpreterStatus.WRAP_UP)
+                                .values(status=dispatch.IDLE_STATUS, status_changed_at=now, idle_since=now)
+                                .returning(InterpreterProfile.user_id, InterpreterProfile.status)
+                                .execution_options(synchronize_session=False))
+        # The status the row now holds, so the console shows exactly what dispatch will see.
+        for user_id, status in done.all():
+            effects.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value,
+                                          "reason": "wrap_up_over"})
         effects.pending(db).wake = True
     return ids
 

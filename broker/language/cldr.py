@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from babel import Locale, UnknownLocaleError
@@ -27,6 +28,18 @@ _EXTRA: dict[str, LanguageNames] = {
 }
 
 
+# Scripts whose names are written with a capital first letter. Georgian has capitals in Unicode
+# (Mtavruli) but they are not used to begin a word, and Arabic, Ethiopic, Han, … have no case.
+_CAPITALISED_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN")
+
+
+def capitalised(name: str) -> str:
+    """Upper-case the first letter only in a script that writes names that way; else leave it."""
+    if name and unicodedata.name(name[0], "").startswith(_CAPITALISED_SCRIPTS):
+        return name[:1].upper() + name[1:]
+    return name
+
+
 def lookup(code: str) -> LanguageNames | None:
     """German, English and native name of a BCP 47 / ISO 639-3 code, or None if unknown."""
     if code in _EXTRA:
@@ -39,6 +52,6 @@ def lookup(code: str) -> LanguageNames | None:
     return LanguageNames(
         name_de=locale.get_display_name("de") or code,
         name_en=locale.get_display_name("en") or code,
-        name_native=native[:1].upper() + native[1:] if locale.language not in ("fa", "ar") else native,
+        name_native=capitalised(native),
         rtl=locale.character_order == "right-to-left",
     )

@@ -25,6 +25,8 @@ class Realtime(Protocol):
 
     async def notify(self, user_id: int, event: dict[str, Any]) -> None: ...
 
+    async def sign_out(self, user_id: int, session_id: int | None = None) -> None: ...
+
     def is_online(self, user_id: int) -> bool: ...
 
     def open_room(self, room_id: str, *, expires_at: datetime) -> None: ...
@@ -40,6 +42,9 @@ class NullRealtime:
     """No sockets (CLI, jobs without an app): events are dropped, tokens are placeholders."""
 
     async def notify(self, user_id: int, event: dict[str, Any]) -> None:  # noqa: ARG002
+        return None
+
+    async def sign_out(self, user_id: int, session_id: int | None = None) -> None:  # noqa: ARG002
         return None
 
     def is_online(self, user_id: int) -> bool:  # noqa: ARG002

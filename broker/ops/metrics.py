@@ -43,6 +43,26 @@ class Snapshot:
     websocket_connections: int = 0
     rooms_local: int = 0
     draining: bool = False
+    bus: BusFigures | None = None  # None: in-memory backplane (one process)
+
+
+@dataclass(frozen=True)
+class BusFigures:
+    """The Redis backplane as this instance sees it (signaling/redis_backplane.py)."""
+
+    up: bool
+    queued: int
+    dropped: int
+    replayed: int
+
+
+def bus_figures(hub: Any | None) -> BusFigures | None:
+    backplane = getattr(hub, "backplane", None)
+    outbox = getattr(backplane, "outbox", None)
+    if backplane is None or outbox is None:
+        return None
+    return BusFigures(up=backplane.state == "ok", queued=len(outbox), dropped=outbox.dropped,
+                      replayed=outbox.replayed)
 
 
 async def take_snapshot(*, db: AsyncSession, hub: Any | None, draining: bool) -> Snapshot:
@@ -76,6 +96,7 @@ async def take_snapshot(*, db: AsyncSession, hub: Any | None, draining: bool) ->
     if hub is not None:
         snap.websocket_connections = int(hub.connection_count)
         snap.rooms_local = len(hub.room_ids())
+        snap.bus = bus_figures(hub)
     return snap
 
 
@@ -115,6 +136,15 @@ class SnapshotCollector(Collector):
         yield GaugeMetricFamily("vd_rooms_local", "Call rooms known to this instance", value=s.rooms_local)
         yield GaugeMetricFamily("vd_draining", "1 while this instance drains before stopping",
                                 value=1 if s.draining else 0)
+        if s.bus is not None:
+            yield GaugeMetricFamily("vd_bus_up", "1 while Redis takes this instance's bus writes in time "
+                                    "(0: degraded, frames for other instances are held)", value=1 if s.bus.up else 0)
+            yield GaugeMetricFamily("vd_bus_queued", "Bus frames waiting in this instance's outbox",
+                                    value=s.bus.queued)
+            yield CounterMetricFamily("vd_bus_dropped", "Bus frames dropped (outbox full or too old)",
+                                      value=s.bus.dropped)
+            yield CounterMetricFamily("vd_bus_replayed", "Bus frames sent late, after Redis came back",
+                                      value=s.bus.replayed)
 
 
 def _le(bound: float) -> str:

@@ -223,6 +223,9 @@ async def offer_to(db: AsyncSession, *, request_id: int, ids: list[int], setting
 def announce(db: AsyncSession, request: InterpretingRequest, offers: list[Offer], kind: str | None,
              before: RequestStatus | None) -> None:
     for offer in offers:
+        # The console shows the server's status, never its own guess: tell it the offer holds it.
+        effects.notify(db, offer.interpreter_id, {"type": "interpreter-status",
+                                                   "status": InterpreterStatus.OFFERED.value})
         effects.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
     if request.status is not before:
         effects.notify(db, request.caseworker_id, status_event(request))
@@ -275,13 +278,16 @@ async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -
     """Interpreters whose offer ended unaccepted fall back to available / away / offline."""
     if not interpreter_ids:
         return
-    await db.execute(
+    released = await db.execute(
         update(InterpreterProfile)
         .where(InterpreterProfile.user_id.in_(interpreter_ids),
                InterpreterProfile.status == InterpreterStatus.OFFERED)
         .values(status=IDLE_STATUS, status_changed_at=now)
+        .returning(InterpreterProfile.user_id, InterpreterProfile.status)
         .execution_options(synchronize_session=False)
     )
+    for user_id, status in released.all():
+        effects.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value})
     effects.pending(db).wake = True
 
 

@@ -111,6 +111,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
         raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
     await dispatch.move(db, request, status=RequestStatus.ACCEPTED, interpreter_id=user.id, accepted_at=now)
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
+    effects.notify(db, user.id, {"type": "interpreter-status", "status": InterpreterStatus.IN_SESSION.value})
     effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
                   created_at=taken.created_at, expires_at=taken.expires_at, responded_at=now)

@@ -7,7 +7,7 @@ events (`broker.live.effects`).
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -252,7 +252,10 @@ async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: 
     await dispatch.move(db, request, status=RequestStatus.CONNECTED, connected_at=now)
     await call_service.connect_for_request(db=db, request_id=request.id)
     if request.mode is RequestMode.BOOKED and request.interpreter_id is not None:
-        await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
+        held = await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
+        if held.rowcount:  # type: ignore[attr-defined]
+            effects.notify(db, request.interpreter_id, {"type": "interpreter-status",
+                                                         "status": InterpreterStatus.IN_SESSION.value})
     _tell_parties(db, request)
     return request
 
@@ -311,7 +314,8 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
     if not wrap_up and status is InterpreterStatus.AVAILABLE:
         effects.pending(db).wake = True
     event: dict[str, Any] = {"type": "interpreter-status", "status": status.value,
-                             "wrap_up_seconds": settings.wrap_up_seconds}
+                             "wrap_up_seconds": settings.wrap_up_seconds,
+                             "wrap_up_until": (now + timedelta(seconds=settings.wrap_up_seconds)).isoformat()}
     if row.minutes_since_break >= row.max_session_minutes:
         event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
                      "Angebot annehmen. / Please take a break before the next offer.")

@@ -12,9 +12,9 @@ from broker.deps import SESSION_COOKIE
 from broker.live.runtime import Runtime
 from broker.user.models import User
 from signaling.backplane import InMemoryBackplane
-from signaling.hub import Authenticate, Hub
+from signaling.hub import Authenticate, AuthRefused, Hub
 from signaling.principal import Principal
-from signaling.tokens import TokenError, verify_ws_token
+from signaling.tokens import TokenError, open_ws_token
 from signaling.tuning import tune_gc
 
 
@@ -27,17 +27,26 @@ def make_authenticate(runtime: Runtime) -> Authenticate:
         cookie = websocket.cookies.get(SESSION_COOKIE)
         async with runtime.sessionmaker() as db:
             user: User | None = None
+            session_id: int | None = None
             if ws_token:
                 try:
-                    user_id = verify_ws_token(settings.secret_key, ws_token, now=time.time())
-                except TokenError:
-                    return None
-                user = await db.get(User, user_id)
+                    claims = open_ws_token(settings.secret_key, ws_token, now=time.time())
+                except TokenError as exc:
+                    raise AuthRefused(exc.code) from exc
+                if claims.session_id is None:  # not bound to a sign-in: could not be revoked
+                    raise AuthRefused("token-invalid")
+                session_id = claims.session_id
+                user = await auth_service.user_for_session(db=db, session_id=session_id, user_id=claims.user_id)
+                if user is None:  # minted before a logout, deactivation or password change
+                    raise AuthRefused("session-ended")
             elif cookie:
-                user = await auth_service.user_for_token(db=db, token=cookie)
+                found = await auth_service.session_for_token(db=db, token=cookie)
+                if found is not None:
+                    user, session_id = found
         if user is None or not user.active:
             return None
-        return Principal(user_id=user.id, role=str(user.role), display_name=user.display_name)
+        return Principal(user_id=user.id, role=str(user.role), display_name=user.display_name,
+                         session_id=session_id)
 
     return authenticate
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from broker.auth.deps import allow
-from broker.deps import CurrentUser, runtime_of
+from broker.deps import CurrentUser, current_session_id, runtime_of
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, ErrorRead
 from signaling.echo import EchoBusy
@@ -51,10 +51,11 @@ async def get_ice_servers(hub: HubDep, user: CurrentUser) -> IceServersRead:
 
 
 @router.post("/api/rtc/ws-token", response_model=WsTokenRead, dependencies=[Depends(signed_in)])
-async def create_ws_token(hub: HubDep, user: CurrentUser) -> WsTokenRead:
+async def create_ws_token(request: Request, hub: HubDep, user: CurrentUser) -> WsTokenRead:
     """Issue a short-lived token to open the WebSocket from a non-browser client."""
     secret = hub.settings.secret_key
-    token = issue_ws_token(secret, user_id=user.id, expires_at=time.time() + WS_TOKEN_SECONDS)
+    token = issue_ws_token(secret, user_id=user.id, expires_at=time.time() + WS_TOKEN_SECONDS,
+                           session_id=current_session_id(request))
     return WsTokenRead(token=token, expires_in=WS_TOKEN_SECONDS)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -7,8 +9,10 @@ from broker.audit import service as audit_service
 from broker.auth import passwords
 from broker.auth import service as auth_service
 from broker.auth.security import hash_password_async
+from broker.config import Settings
 from broker.enums import Role
 from broker.errors import Conflict, Invalid
+from broker.interpreter import status as interpreter_status
 from broker.interpreter.models import InterpreterProfile
 from broker.office.models import Office
 from broker.user.models import User
@@ -84,7 +88,8 @@ async def create(*, db: AsyncSession, user_in: UserCreate, actor_id: int | None)
     return user
 
 
-async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id: int | None) -> User:
+async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id: int | None,
+                 settings: Settings, now: datetime) -> User:
     changes = user_in.model_dump(exclude_unset=True)
     role = changes.get("role", user.role)
     office_id = changes["office_id"] if "office_id" in changes else user.office_id
@@ -102,6 +107,10 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
             setattr(user, field, value)
     if changes.get("active") is False or "password" in changes:
         await auth_service.end_all_sessions(db=db, user_id=user.id)
+    if changes.get("active") is False and user.role is Role.INTERPRETER:
+        # Offline at once (not after the presence grace): pending offers are withdrawn and
+        # dispatch stops counting them; the route closes their sockets after the commit.
+        await interpreter_status.set_online(db=db, user_id=user.id, online=False, settings=settings, now=now)
     await db.flush()
     await audit_service.record(
         db=db, actor_id=actor_id, action="user_update", object_type="user", object_id=user.id,

@@ -154,7 +154,7 @@ class Instance:
              "--no-migrate"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
-    def wait_healthy(self, timeout: float = 30) -> None:
+    def wait_healthy(self, timeout: float = 90) -> None:  # two cold starts on a loaded 2-core machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, self.tail()

@@ -255,3 +255,44 @@ async def test_restart_recovery_expires_overdue_offers_and_requeues(
     assert profile is not None and not profile.online and profile.status is InterpreterStatus.OFFLINE
     await check_invariants(db)
     assert isinstance(world.users["caseworker_a"], User)
+
+
+async def _last_status(db: AsyncSession, user_id: int) -> InterpreterStatus:
+    await db.rollback()
+    profile = await db.get(InterpreterProfile, user_id, populate_existing=True)
+    assert profile is not None
+    return profile.status
+
+
+async def test_every_status_change_reaches_the_console_as_the_status_the_server_holds(
+        db: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession], world: World, seq: Settings,
+        rt: RecordingRealtime) -> None:
+    """Offer, decline, accept, end and the end of wrap-up each tell the interpreter the status in the database."""
+    ring = seq.model_copy(update={"dispatch_strategy": DispatchStrategy.RING, "ring_size": 2})
+    first = await add_interpreter(db, "first", idle_minutes=30)
+    second = await add_interpreter(db, "second", idle_minutes=20)
+    caseworker_id = world.users["caseworker_a"].id
+
+    def told(user: User) -> str:
+        return str(rt.of(user.id, "interpreter-status")[-1]["status"])
+
+    request = await create(db, world, ring, rt)
+    for person in (first, second):
+        assert told(person) == "offered" == (await _last_status(db, person.id)).value
+    offer = next(o for o in await pending(db, request.id) if o.interpreter_id == first.id)
+    await offers.accept(db=db, offer_id=offer.id, user=first, settings=ring, now=utcnow())
+    await run_effects(db, rt)
+    assert told(first) == "in_session" == (await _last_status(db, first.id)).value
+    assert told(second) == "available" == (await _last_status(db, second.id)).value
+
+    caseworker = await db.get(User, caseworker_id)
+    assert caseworker is not None
+    await request_service.end_call(db=db, user=caseworker, request_id=request.id, settings=ring,
+                                   now=utcnow())
+    await run_effects(db, rt)
+    assert told(first) == "wrap_up" == (await _last_status(db, first.id)).value
+    await interpreter_status.sweep_wrap_up(db=db, settings=ring, now=utcnow() + timedelta(seconds=31))
+    await run_effects(db, rt)
+    last = rt.of(first.id, "interpreter-status")[-1]
+    assert last["status"] == "available" == (await _last_status(db, first.id)).value
+    assert last["reason"] == "wrap_up_over"

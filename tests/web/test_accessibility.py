@@ -36,7 +36,9 @@ async def test_booking_form_with_slots_and_proposals_passes_axe_in_german_and_en
     assert await axe_check(page, "booking-slots", artifacts_dir) == []
     await slot.click()
     await page.get_by_role("button", name="Termin verbindlich buchen").wait_for()
-    await page.get_by_role("radio", name="Interpreter (zertifiziert)").check()
+    # The proposal tells people apart: qualification, languages and user name.
+    german = "Interpreter (zertifiziert; Sprachen: Arabisch, Persisch; Kennung interpreter)"
+    await page.get_by_role("radio", name=german).check()
     assert await axe_check(page, "booking-proposals", artifacts_dir) == []
 
     await page.get_by_role("button", name="English").click()
@@ -46,7 +48,8 @@ async def test_booking_form_with_slots_and_proposals_passes_axe_in_german_and_en
     await page.get_by_text("Language: Arabic").wait_for()
     await page.get_by_role("button", name="Book this appointment").wait_for()
     await page.get_by_text("free times found.").wait_for()
-    assert await page.get_by_role("radio", name="Interpreter (certified)").is_checked()
+    english = "Interpreter (certified; languages: Arabic, Persian; user name interpreter)"
+    assert await page.get_by_role("radio", name=english).is_checked()
     assert await page.get_by_role("radio", name="assign automatically").count() == 1
     assert await axe_check(page, "booking-proposals-en", artifacts_dir) == []
 

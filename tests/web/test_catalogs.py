@@ -8,8 +8,11 @@ from pathlib import Path
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 CLIENT_KEYS = {"_dir", "_name", "welcome", "connecting", "waiting", "in_call", "ended", "unavailable", "privacy"}
-REQUIRED_CLIENT = {"ar", "prs", "ps", "fa", "ku", "ckb", "ti", "so", "ru", "uk", "tr", "en", "fr", "sq", "ka"}
-RTL = {"ar", "prs", "ps", "fa", "ckb"}
+ROOT = Path(__file__).resolve().parents[2]
+# Every language the demo offers has client notices (German Sign Language uses the German ones).
+_DEMO = (ROOT / "broker/demo/data/languages.csv").read_text("utf-8").splitlines()[1:]
+REQUIRED_CLIENT = ({row.split(",")[0] for row in _DEMO if row} - {"gsg"}) | {"de"}
+RTL = {"ar", "prs", "ps", "fa", "ckb", "ur"}
 
 
 def catalog(name: str) -> dict[str, str]:
@@ -24,7 +27,7 @@ def used_keys() -> set[str]:
         keys |= set(re.findall(r'data-i18n="([\w.]+)"', text))
         for attr in re.findall(r'data-i18n-attr="([^"]+)"', text):
             keys |= {pair.split(":")[1] for pair in attr.split(";")}
-    for module in (WEB / "js").glob("*.js"):
+    for module in [*(WEB / "js").glob("*.js"), *(WEB / "manager").glob("*.js")]:
         text = module.read_text(encoding="utf-8")
         keys |= set(re.findall(r'\bt\("([\w.]+)"', text))
         keys |= set(re.findall(r'"data-i18n(?:-attr)?": "(?:[\w-]+:)?([\w.]+)"', text))
@@ -61,3 +64,40 @@ def test_pages_carry_no_hard_coded_text_outside_the_catalogs() -> None:
     for page in WEB.rglob("*.html"):
         texts = {m.strip() for m in pattern.findall(page.read_text(encoding="utf-8"))} - allowed
         assert texts == set(), (page.name, texts)
+
+
+def test_keys_built_from_server_values_exist_for_every_value() -> None:
+    """`t(`istatus.${status}`)` and the like: every value the server can send has its text in both catalogs."""
+    from broker.enums import (
+        Gender,
+        InterpreterStatus,
+        Media,
+        OfficeKind,
+        OutboxStatus,
+        Qualification,
+        RequestMode,
+        Role,
+    )
+
+    families = {
+        "istatus": [s.value for s in InterpreterStatus],
+        "office_kind": [k.value for k in OfficeKind],
+        "media": [m.value for m in Media],
+        "mode": [m.value for m in RequestMode],
+        "gender": [g.value for g in Gender],
+        "qualification": [q.value for q in Qualification],
+        "role": [r.value for r in Role],
+        "bstatus": ["requested", "assigned", "open", "connected"],  # the upcoming ones schedule.js lists
+        "outbox.status": [s.value for s in OutboxStatus],
+        "seat": ["counter", "interpreter", "guest"],
+        "call.quality_": ["none", "good", "fair", "poor"],
+        "call.peer_left_": ["counter", "interpreter", "guest"],
+        "offer.revoked_": ["taken", "other"],
+    }
+    for lang in ("de", "en"):
+        messages = catalog(f"{lang}.json")
+        missing = []
+        for prefix, values in families.items():
+            glue = "" if prefix.endswith("_") else "."
+            missing += [f"{prefix}{glue}{v}" for v in values if f"{prefix}{glue}{v}" not in messages]
+        assert missing == [], (lang, missing)

@@ -1,5 +1,5 @@
 // Admin pages: offices, users, languages, interpreter qualifications (one page, one section per hash).
-import { api, apiAll } from "./api.js";
+import { api, apiAll, errorText } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
 import { apply, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
@@ -24,7 +24,7 @@ async function run(action, okKey) {
     if (okKey) showStatus(status(), t(okKey), "ok");
     return true;
   } catch (error) {
-    showStatus(status(), t("error.with_detail", { detail: error.message }), "error");
+    showStatus(status(), errorText(error), "error");
     return false;
   }
 }

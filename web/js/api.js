@@ -1,4 +1,8 @@
 // The REST client: same-origin JSON with the session cookie; errors carry status and detail.
+// The server's words are English for logs and API clients; a page shows `error.<code>` from
+// its own catalog (errorText), and names a 422's fields by their labels on the page.
+import { hasKey, t } from "./i18n.js";
+
 export class ApiError extends Error {
   constructor(status, detail, body = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
@@ -49,6 +53,30 @@ export async function apiAll(path, pageSize = 200) {
     items.push(...page.items);
     if (items.length >= page.total || page.items.length === 0) return items;
   }
+}
+
+function fieldLabel(name) {
+  if (hasKey(`field.${name}`)) return t(`field.${name}`);
+  const input = document.querySelector(`[name="${CSS.escape(name)}"], #${CSS.escape(name)}, #${CSS.escape(name.replaceAll("_", "-"))}`);
+  const label = input && (input.labels?.[0] || document.querySelector(`label[for="${CSS.escape(input.id)}"]`));
+  return label ? label.textContent.trim() : name;
+}
+
+/** What a person reads for a failed call: the catalog's text for the server's code, never raw English. */
+export function errorText(error) {
+  if (!(error instanceof ApiError)) return t("error.generic");
+  const body = error.body && typeof error.body === "object" ? error.body : {};
+  const issues = Array.isArray(body.detail) ? body.detail : [];
+  if (error.status === 422 && issues.length && (body.code === "invalid" || !hasKey(`error.${body.code}`))) {
+    return issues.slice(0, 5).map((issue) => {
+      const loc = (issue.loc || []).filter((p) => typeof p === "string" && p !== "body" && p !== "query");
+      const kind = hasKey(`error.validation.${issue.type}`) ? `error.validation.${issue.type}`
+        : hasKey(`error.${issue.type}`) ? `error.${issue.type}` : "error.validation.other";
+      return loc.length ? t("error.field", { field: fieldLabel(loc[loc.length - 1]), message: t(kind) }) : t(kind);
+    }).join(" ");
+  }
+  if (body.code && hasKey(`error.${body.code}`)) return t(`error.${body.code}`, body);
+  return t("error.generic");
 }
 
 export function newIdempotencyKey() {

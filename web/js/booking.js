@@ -2,7 +2,7 @@
 // interpreters' real availability (/api/bookings/slots), then book the chosen slot with the
 // proposed interpreter or automatically. When a day cannot be booked the server says why
 // (holiday, past, too long, too short) as a code this page translates.
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
 import { currentLocale, fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
 import { refreshMyBookings } from "./mybookings.js";
@@ -27,7 +27,7 @@ export function reasonText(error) {
     const holiday = body.holiday ? body.holiday[currentLocale() === "en" ? "en" : "de"] : "";
     return t(key, { holiday, maximum: body.maximum ?? "", minimum: body.minimum ?? "" });
   }
-  return t("error.with_detail", { detail: error.message });
+  return errorText(error);
 }
 
 async function findSlots(event) {

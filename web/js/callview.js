@@ -17,11 +17,12 @@ export function mountCallView(root, { call, media = "video", onEnd }) {
   const mute = el("button", { type: "button", id: "call-mute", "aria-pressed": "false" });
   const camera = el("button", { type: "button", id: "call-camera", "aria-pressed": "false", hidden: audioOnly || null });
   const end = el("button", { type: "button", id: "call-end", class: "danger" });
-  const view = el("section", { class: "call card", "aria-labelledby": "call-h" },
-    el("h2", { id: "call-h" }),
+  // The remote seats fill the stage; the own picture sits small in its corner (see app.css).
+  const view = el("section", { class: `call card${audioOnly ? " audio" : ""}`, "aria-labelledby": "call-h" },
+    el("h2", { id: "call-h", tabindex: "-1" }),
     notice,
-    el("div", { class: "videos" }, el("figure", {}, local, el("figcaption", { id: "local-caption" }))),
-    remotes,
+    el("div", { class: "stage" }, remotes,
+      el("figure", { class: "own", hidden: audioOnly || null }, local, el("figcaption", { id: "local-caption" }))),
     el("div", { class: "controls" }, mute, camera, end, quality));
   root.replaceChildren(view);
 
@@ -29,27 +30,26 @@ export function mountCallView(root, { call, media = "video", onEnd }) {
     view.querySelector("#call-h").textContent = t(audioOnly ? "call.heading_audio" : "call.heading");
     view.querySelector("#local-caption").textContent = t("call.you");
     local.setAttribute("aria-label", t("call.local"));
-    mute.textContent = t(mute.getAttribute("aria-pressed") === "true" ? "call.unmute" : "call.mute");
-    camera.textContent = t(camera.getAttribute("aria-pressed") === "true" ? "call.camera_on" : "call.camera_off");
+    // Toggle buttons (ARIA APG): the label names the state that "pressed" turns on and never
+    // changes; aria-pressed and the look say whether it is on.
+    mute.textContent = t("call.mute");
+    camera.textContent = t("call.camera_off");
     end.textContent = t("call.end");
     quality.textContent = t(`call.quality_${quality.dataset.level}`);
     remotes.querySelectorAll("figcaption").forEach((c) => { c.textContent = t(`seat.${c.dataset.role}`); });
   };
   label();
   onLocaleChange(label);
-  if (audioOnly) local.hidden = true;
 
   mute.addEventListener("click", () => {
     const on = mute.getAttribute("aria-pressed") !== "true";
     mute.setAttribute("aria-pressed", String(on));
     call.setMuted(on);
-    label();
   });
   camera.addEventListener("click", () => {
     const on = camera.getAttribute("aria-pressed") !== "true";
     camera.setAttribute("aria-pressed", String(on));
     call.setCameraOff(on);
-    label();
   });
   end.addEventListener("click", () => onEnd());
 
@@ -86,5 +86,8 @@ export function mountCallView(root, { call, media = "video", onEnd }) {
   }, SAMPLE_MS);
   call.addEventListener("ended", () => clearInterval(timer));
   showStatus(notice, t("call.connecting"));
+  // The person just started a call: bring it whole into view with focus on its heading.
+  view.querySelector("#call-h").focus({ preventScroll: true });
+  view.scrollIntoView({ block: "start" });
   return view;
 }

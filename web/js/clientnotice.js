@@ -11,10 +11,18 @@ export async function clientLanguages() {
   return index;
 }
 
+// A sign language has no written form: a deaf client reads the notices in German.
+const ALIAS = { gsg: "de" };
+
+/** The catalog code that serves `lang`, or null when there is none (the screen then shows English). */
+export async function clientCode(lang) {
+  const code = ALIAS[lang] || lang;
+  return (await clientLanguages()).some((l) => l.code === code) ? code : null;
+}
+
 /** Catalog for `lang`; languages without one fall back to English (so the screen is never blank). */
 export async function clientCatalog(lang) {
-  const known = (await clientLanguages()).some((l) => l.code === lang);
-  const code = known ? lang : "en";
+  const code = (await clientCode(lang)) || "en";
   if (!cache.has(code)) cache.set(code, await (await fetch(`/i18n/client/${code}.json`)).json());
   return { code, messages: cache.get(code) };
 }

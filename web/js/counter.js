@@ -1,16 +1,16 @@
 // The counter (caseworker): choose language and purpose, "interpret now" or book, wait, talk,
 // rate. The request id and the call's join information survive a reload (sessionStorage), and
 // the server replays the current state after the socket's hello.
-import { api, newIdempotencyKey } from "./api.js";
-import { $, showStatus } from "./dom.js";
-import { languageName, onLocaleChange, t } from "./i18n.js";
+import { api, errorText, newIdempotencyKey } from "./api.js";
+import { $, el, showStatus } from "./dom.js";
+import { fmtNumber, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
 import { Signal } from "./socket.js";
 import { Call, openLocalMedia } from "./rtc.js";
 import { mountCallView } from "./callview.js";
 import { runDeviceCheck } from "./devicecheck.js";
 import { LanguagePicker, waitText } from "./picker.js";
-import { openChannel, renderNotice } from "./clientnotice.js";
+import { clientLanguages, openChannel, renderNotice } from "./clientnotice.js";
 import { openBooking } from "./booking.js";
 import { mountMyBookings, refreshMyBookings } from "./mybookings.js";
 
@@ -18,6 +18,7 @@ const STORE = "vd.counter.request";
 const WAITING = new Set(["queued", "offered", "callback"]);
 const SECTIONS = ["choose", "booking", "waiting", "rating"];
 const state = { me: null, languages: [], purposes: [], language: null, request: null, call: null, clientState: "welcome" };
+let clientNotices = new Set();
 const signal = new Signal();
 const channel = openChannel();
 window.__vd = { signal, state };
@@ -27,12 +28,19 @@ function section(id) {
   $("#guest").hidden = id !== "call";
   if (id !== "call") $("#call-area").replaceChildren();
   const heading = id === "call" ? $("#call-h") : $(`#${id}-h`);
-  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: false }); }
+  if (heading) focusOn(heading);
   document.body.dataset.view = id;
 }
 
+function focusOn(node) {
+  if (!node.hasAttribute("tabindex")) node.tabIndex = -1;
+  node.focus();
+}
+
 // --- client screen ------------------------------------------------------------------------
-function clientLang() { return state.language?.code || sessionStorage.getItem("vd.client.lang") || "en"; }
+// The client may pick their own language on the client screen; that pick holds until the
+// caseworker chooses a different interpreting language (a new client).
+function clientLang() { return sessionStorage.getItem("vd.client.lang") || state.language?.code || "en"; }
 
 async function tellClient(clientState) {
   if (clientState) state.clientState = clientState;
@@ -43,7 +51,7 @@ async function tellClient(clientState) {
 function wireClientScreen() {
   channel?.addEventListener("message", ({ data }) => {
     if (data.kind === "hello") tellClient();
-    if (data.kind === "lang") sessionStorage.setItem("vd.client.lang", data.lang);
+    if (data.kind === "lang") { sessionStorage.setItem("vd.client.lang", data.lang); tellClient(); }
   });
   $("#client-here").addEventListener("click", (e) => {
     const on = e.target.getAttribute("aria-pressed") !== "true";
@@ -74,6 +82,16 @@ function wireDeviceCheck() {
 function describeLanguage(lang, tier) {
   const node = $("#lang-chosen");
   node.replaceChildren(t("counter.chosen", { name: languageName(lang) }), " ", waitText(tier));
+  // The client notices exist for some languages only: say so before the client is waiting.
+  if (!clientNotices.has(lang.code)) node.append(" ", el("span", { class: "muted" }, t("counter.no_client_notice")));
+}
+
+function chooseLanguage(lang, tier) {
+  if (state.language && state.language.code !== lang.code) sessionStorage.removeItem("vd.client.lang");
+  state.language = lang;
+  describeLanguage(lang, tier);
+  if ($("#counter-status").textContent === t("counter.pick_language")) showStatus($("#counter-status"), "");
+  tellClient();
 }
 
 async function loadChoices() {
@@ -85,6 +103,8 @@ async function loadChoices() {
   state.purposes = purposes.sort((a, b) => a.sort_order - b.sort_order);
   const usage = [...tiers].filter((x) => x.office_requests).sort((a, b) => b.office_requests - a.office_requests).map((x) => x.language_code);
   state.picker.setData({ languages, tiers, usage });
+  // The line under the picker says what the list says now, not what it said before the call.
+  if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code));
   renderPurposes();
 }
 
@@ -105,13 +125,17 @@ function requestBody() {
   };
 }
 
+function needLanguage() {
+  state.picker.commit();
+  if (state.language) return false;
+  showStatus($("#counter-status"), t("counter.pick_language"), "error");
+  $("#lang-search").focus();
+  return true;
+}
+
 async function interpretNow(event) {
   event.preventDefault();
-  if (!state.language) {
-    showStatus($("#counter-status"), t("counter.pick_language"), "error");
-    $("#lang-search").focus();
-    return;
-  }
+  if (needLanguage()) return;
   showStatus($("#counter-status"), t("counter.sending"));
   try {
     const request = await api("/api/requests", { method: "POST", body: requestBody(), headers: { "Idempotency-Key": newIdempotencyKey() } });
@@ -119,7 +143,7 @@ async function interpretNow(event) {
     remember({ id: request.id, media: request.media, language: state.language.code });
     showWaiting(request);
   } catch (error) {
-    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#counter-status"), errorText(error), "error");
   }
 }
 
@@ -136,13 +160,35 @@ function showWaiting(request) {
   if (document.body.dataset.view !== "waiting") section("waiting");
   const lang = state.languages.find((l) => l.code === r.language_code);
   $("#waiting-language").textContent = t("waiting.language", { name: lang ? languageName(lang) : r.language_code });
-  $("#waiting-position").textContent = r.status === "callback" ? t("waiting.callback_set")
-    : r.queue_position ? t("waiting.position", { position: r.queue_position }) : t("waiting.searching");
-  $("#waiting-estimate").textContent = r.estimated_wait_seconds
-    ? t("waiting.estimate", { minutes: Math.max(1, Math.round(r.estimated_wait_seconds / 60)) }) : t("waiting.estimate_unknown");
-  $("#unfilled").hidden = r.status !== "unfilled";
-  $("#cancel").hidden = r.status === "unfilled";
-  tellClient(r.status === "unfilled" ? "unavailable" : "connecting");
+  const unfilled = r.status === "unfilled";
+  $("#waiting-h").textContent = t(unfilled ? "waiting.heading_unfilled" : "waiting.heading");
+  const position = $("#waiting-position");
+  position.textContent = unfilled ? "" : r.status === "callback" ? t("waiting.callback_set")
+    : r.status === "offered" ? t("waiting.searching")
+      : r.queue_position ? t("waiting.position", { position: fmtNumber(r.queue_position) }) : t("waiting.searching");
+  position.classList.toggle("searching", !unfilled && r.status !== "callback");
+  $("#waiting-estimate").textContent = unfilled || r.status === "callback" ? "" : estimateText(r);
+  const box = $("#unfilled");
+  if (unfilled && box.hidden) {
+    box.hidden = false;
+    $("#unfilled-text").textContent = t("waiting.unfilled");  // role=alert: read out at once
+  } else if (!unfilled) {
+    box.hidden = true;
+    $("#unfilled-text").textContent = "";
+  }
+  $("#cancel").hidden = unfilled;
+  tellClient(unfilled ? "unavailable" : "connecting");
+}
+
+/** The wait the server estimates; without one, what the picker promised for this language. */
+function estimateText(request) {
+  const minutes = (seconds) => fmtNumber(Math.max(1, Math.round(seconds / 60)));
+  if (request.estimated_wait_seconds) return t("waiting.estimate", { minutes: minutes(request.estimated_wait_seconds) });
+  const tier = state.picker.tiers.get(request.language_code);
+  if (tier?.tier === "now") {
+    return tier.typical_wait_seconds ? t("waiting.estimate", { minutes: minutes(tier.typical_wait_seconds) }) : t("waiting.estimate_now");
+  }
+  return t("waiting.estimate_unknown");
 }
 
 async function refreshRequest() {
@@ -249,7 +295,7 @@ async function submitRating(event) {
     if (saved) await api(`/api/requests/${saved.id}/rating`, { method: "POST", body: { rating: Number(rating.value), problems } });
     showStatus($("#counter-status"), t("rating.thanks"), "ok");
   } catch (error) {
-    showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#counter-status"), errorText(error), "error");
     return;
   }
   finishRequest(form);
@@ -286,21 +332,33 @@ function wire() {
   $("#request-form").addEventListener("submit", interpretNow);
   $("#cancel").addEventListener("click", async () => {
     const saved = remembered();
-    if (saved) await api(`/api/requests/${saved.id}/cancel`, { method: "POST" }).catch(() => {});
+    // Say "cancelled" only when the server says so; otherwise show its reason and stay.
+    try {
+      if (saved) await api(`/api/requests/${saved.id}/cancel`, { method: "POST" });
+    } catch (error) {
+      showStatus($("#counter-status"), errorText(error), "error");
+      refreshRequest();
+      return;
+    }
     remember(null);
+    state.request = null;
     section("choose");
     tellClient("welcome");
-    showStatus($("#counter-status"), t("waiting.cancelled"));
+    showStatus($("#counter-status"), t("waiting.cancelled"), "ok");
   });
   $("#callback").addEventListener("click", async () => {
     const saved = remembered();
     try {
       const request = await api(`/api/requests/${saved.id}/callback`, { method: "POST" });
+      // From an unfilled request the server makes a new follow-up request: follow its id.
+      remember({ id: request.id });
+      state.request = { ...request };
       showWaiting(request);
-    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+      focusOn($("#waiting-h"));
+    } catch (error) { showStatus($("#counter-status"), errorText(error), "error"); }
   });
   $("#book-open").addEventListener("click", () => {
-    if (!state.language) { showStatus($("#counter-status"), t("counter.pick_language"), "error"); $("#lang-search").focus(); return; }
+    if (needLanguage()) return;
     book();
   });
   $("#unfilled-book").addEventListener("click", () => { remember(null); book(); });
@@ -313,7 +371,7 @@ function wire() {
       const link = await api(`/api/requests/${saved.id}/guest-link`, { method: "POST" });
       $("#guest-url").value = link.url;
       $("#guest-url").select();
-    } catch (error) { showStatus($("#counter-status"), t("error.with_detail", { detail: error.message }), "error"); }
+    } catch (error) { showStatus($("#counter-status"), errorText(error), "error"); }
   });
   signal.addEventListener("event", onEvent);
   signal.addEventListener("welcome", () => refreshRequest());
@@ -323,11 +381,13 @@ async function main() {
   state.me = await startPage({ roles: ["caseworker", "admin"], titleKey: "counter.heading" });
   state.picker = new LanguagePicker({
     input: $("#lang-search"), list: $("#lang-list"),
-    onSelect: (lang, tier) => { state.language = lang; describeLanguage(lang, tier); tellClient(); },
+    onSelect: chooseLanguage,
   });
   wire();
   wireClientScreen();
   wireDeviceCheck();
+  const notices = await clientLanguages().catch(() => []);
+  clientNotices = new Set([...notices.map((x) => x.code), "gsg"]);
   mountMyBookings({
     languages: () => state.languages,
     purposes: () => state.purposes,

@@ -32,7 +32,13 @@ async function join() {
 async function main() {
   await setLocale(preferredLocale(navigator.language.slice(0, 2)));
   document.title = `${t("guest.title")} – ${t("app.name")}`;
-  $("#locale-switch").addEventListener("click", () => setLocale(currentLocale() === "de" ? "en" : "de", { remember: true }));
+  // The button names the other language in that language ("English" / "Deutsch"): tag it so.
+  const other = () => (currentLocale() === "de" ? "en" : "de");
+  $("#locale-switch").lang = other();
+  $("#locale-switch").addEventListener("click", async () => {
+    await setLocale(other(), { remember: true });
+    $("#locale-switch").lang = other();
+  });
   if (!link.get("room") || !link.get("token")) {
     $("#guest-start").hidden = true;
     showStatus($("#guest-status"), t("guest.invalid"), "error");

@@ -34,6 +34,9 @@ export async function setLocale(next, { remember = false } = {}) {
 
 export function onLocaleChange(fn) { listeners.add(fn); }
 
+/** Whether the catalog has `key` (for texts chosen by a server code that may be new). */
+export function hasKey(key) { return messages[key] !== undefined; }
+
 /** The text for `key` with {name} placeholders filled; a missing key shows itself, loudly. */
 export function t(key, params = {}) {
   const text = messages[key];

@@ -1,9 +1,9 @@
 // The interpreter console: presence switch, incoming offers (sound, details, countdown),
 // accept / decline, the call, wrap-up. A reload mid-call fetches a fresh join token and takes
 // the same seat again; the other side renegotiates.
-import { api, ApiError, newIdempotencyKey } from "./api.js";
+import { api, errorText, newIdempotencyKey } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
-import { languageName, onLocaleChange, t } from "./i18n.js";
+import { fmtNumber, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
 import { Signal } from "./socket.js";
 import { Call, openLocalMedia } from "./rtc.js";
@@ -23,13 +23,69 @@ function nameOf(list, code) {
 }
 
 // --- presence -------------------------------------------------------------------------------
-function showPresence(status) {
+// The status line and the pressed switch only ever show what the server last said: it sends an
+// `interpreter-status` event for every change (offer, call, wrap-up, back to available).
+function showPresence(status, { wrapUpUntil = null, reason = null } = {}) {
+  const before = state.status;
   state.status = status;
   $("#status-now").textContent = t("interp.status_now", { status: t(`istatus.${status}`) });
   for (const button of [$("#status-available"), $("#status-away")]) {
     button.setAttribute("aria-pressed", String(button.dataset.status === status));
   }
   document.body.dataset.status = status;
+  if (status === "wrap_up") showWrapUp(wrapUpUntil);
+  else if (before === "wrap_up" || !$("#wrapup").hidden) hideWrapUp(reason === "wrap_up_over");
+}
+
+function showWrapUp(until) {
+  clearInterval(state.wrapTimer);
+  const box = $("#wrapup");
+  const first = box.hidden;
+  // A later read without the end time (GET status) keeps the end the event told us.
+  if (until) state.wrapUntil = until;
+  else if (first) state.wrapUntil = null;
+  until = state.wrapUntil;
+  box.hidden = false;
+  document.body.dataset.view = "wrapup";
+  const deadline = until ? new Date(until).getTime() : null;
+  const tick = () => {
+    const left = deadline === null ? null : Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+    $("#wrapup-text").textContent = left === null ? t("wrapup.text")
+      : t("wrapup.countdown", { seconds: fmtNumber(left) });
+  };
+  tick();
+  if (deadline !== null) state.wrapTimer = setInterval(tick, 1000);
+  if (first) focusOn($("#wrapup-h"));
+}
+
+function hideWrapUp(timedOut) {
+  clearInterval(state.wrapTimer);
+  const box = $("#wrapup");
+  const hadFocus = box.contains(document.activeElement) || document.activeElement === document.body;
+  box.hidden = true;
+  if (document.body.dataset.view === "wrapup") document.body.dataset.view = "idle";
+  if (timedOut) showStatus(statusNode(), t("wrapup.over"));
+  if (hadFocus) focusOn($("#presence-h"));
+}
+
+/** Move focus to a heading or container that is not focusable by itself. */
+function focusOn(node) {
+  if (!node) return;
+  if (!node.hasAttribute("tabindex")) node.tabIndex = -1;
+  node.focus();
+}
+
+/** When a wrap-up read from GET /api/interpreter/status runs out (the server sends its length). */
+function wrapUpUntil(read) {
+  if (read.status !== "wrap_up" || !read.status_changed_at || read.wrap_up_seconds == null) return null;
+  return new Date(new Date(read.status_changed_at).getTime() + read.wrap_up_seconds * 1000).toISOString();
+}
+
+async function refreshStatus() {
+  try {
+    const read = await api("/api/interpreter/status");
+    showPresence(read.status, { wrapUpUntil: wrapUpUntil(read) });
+  } catch { /* the next event brings it */ }
 }
 
 async function setPresence(status) {
@@ -37,57 +93,90 @@ async function setPresence(status) {
     const read = await api("/api/interpreter/status", { method: "PUT", body: { status } });
     showPresence(read.status);
   } catch (error) {
-    showStatus(statusNode(), t("error.with_detail", { detail: error.message }), "error");
+    showStatus(statusNode(), errorText(error), "error");
   }
 }
 
 // --- offers ---------------------------------------------------------------------------------
+// The card must read at a glance under a 20-second countdown: the language big, then office,
+// purpose, audio/video and what kind of request it is, one fact a line.
 function showOffer(offer) {
   if (state.call) return;
-  hideOffer();
+  const returnTo = state.offer ? state.returnFocus : document.activeElement;
+  hideOffer({ restoreFocus: false });
   state.offer = offer;
+  state.returnFocus = returnTo;
+  const language = state.languages.find((x) => x.code === offer.language_code);
+  const big = $("#offer-language");
+  big.textContent = nameOf(state.languages, offer.language_code);
+  if (language?.name_native && language.name_native !== big.textContent) {
+    big.append(" ", el("span", { class: "native", lang: nativeLang(language), dir: language.rtl ? "rtl" : "ltr" }, language.name_native));
+  }
   const rows = [
-    ["offer.language", nameOf(state.languages, offer.language_code)],
     ["offer.office_kind", offer.office_kind ? t(`office_kind.${offer.office_kind}`) : t("offer.unknown")],
     ["offer.purpose", nameOf(state.purposes, offer.purpose)],
     ["offer.media", t(`media.${offer.media || "video"}`)],
-    ["offer.mode", t(`mode.${offer.mode || "on_demand"}`)],
+    ["offer.mode", t(offer.escalated ? "offer.escalated" : `mode.${offer.mode || "on_demand"}`)],
   ];
   if (offer.priority === "urgent") rows.push(["offer.priority", t("offer.urgent")]);
-  $("#offer-details").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-field": k }, v)]));
+  $("#offer-details").replaceChildren(...rows.map(([k, v]) => el("div", { class: "fact" },
+    el("dt", {}, t(k)), el("dd", { "data-field": k }, v))));
   $("#offer").hidden = false;
   const deadline = new Date(offer.expires_at).getTime();
   const tick = () => {
     const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    $("#offer-countdown").textContent = t("offer.seconds", { seconds: left });
+    $("#offer-countdown").textContent = t("offer.seconds", { seconds: fmtNumber(left) });
     if (left <= 0) hideOffer();
   };
   tick();
   state.countdown = setInterval(tick, 500);
   state.stopRing = ring();
-  $("#offer-accept").focus();
+  // Focus the dialog, not "Annehmen": a Space or Enter typed for something else must not accept.
+  focusOn($("#offer"));
   document.body.dataset.offer = String(offer.offer_id);
 }
 
-function hideOffer() {
+/** A sign language has no spoken text: its label is German. */
+function nativeLang(language) { return language.sign_language || language.code === "gsg" ? "de" : language.code; }
+
+function hideOffer({ restoreFocus = true } = {}) {
   clearInterval(state.countdown);
   state.stopRing?.();
   state.stopRing = null;
+  const wasOpen = !$("#offer").hidden;
+  const hadFocus = $("#offer").contains(document.activeElement);
   state.offer = null;
   $("#offer").hidden = true;
   delete document.body.dataset.offer;
+  if (wasOpen && restoreFocus && hadFocus) {
+    const back = state.returnFocus;
+    if (back && back !== document.body && back.isConnected && !back.closest("[hidden]")) back.focus();
+    else focusOn($("#presence-h"));
+  }
+  state.returnFocus = null;
+}
+
+/** The offer is a modal alert dialog: Tab and Shift+Tab stay inside it; Escape declines. */
+function trapOfferKeys(event) {
+  if (event.key === "Escape") { event.preventDefault(); decline(); return; }
+  if (event.key !== "Tab") return;
+  const buttons = [$("#offer-accept"), $("#offer-decline")];
+  const at = buttons.indexOf(document.activeElement);
+  event.preventDefault();
+  const next = event.shiftKey ? (at <= 0 ? buttons.length - 1 : at - 1) : (at + 1) % buttons.length;
+  buttons[next].focus();
 }
 
 async function accept() {
   const offer = state.offer;
   if (!offer) return;
-  hideOffer();
+  hideOffer({ restoreFocus: false });
   try {
     const accepted = await api(`/api/offers/${offer.offer_id}/accept`, { method: "POST", headers: { "Idempotency-Key": newIdempotencyKey() } });
     await joinCall(accepted.join, accepted.request.media);
   } catch (error) {
-    const key = error instanceof ApiError && error.status === 409 ? "offer.gone" : null;
-    showStatus(statusNode(), key ? t(key) : t("error.with_detail", { detail: error.message }), "error");
+    showStatus(statusNode(), errorText(error), "error");
+    focusOn($("#presence-h"));
   }
 }
 
@@ -95,8 +184,12 @@ async function decline() {
   const offer = state.offer;
   if (!offer) return;
   hideOffer();
-  await api(`/api/offers/${offer.offer_id}/decline`, { method: "POST" }).catch(() => {});
-  showStatus(statusNode(), t("offer.declined"));
+  try {
+    await api(`/api/offers/${offer.offer_id}/decline`, { method: "POST" });
+    showStatus(statusNode(), t("offer.declined"));
+  } catch (error) {
+    showStatus(statusNode(), errorText(error), "error");
+  }
 }
 
 // --- the call -------------------------------------------------------------------------------
@@ -104,13 +197,14 @@ async function joinCall(join, media = "video") {
   if (state.joining || (state.call && !state.call.ended)) return;
   state.joining = true;
   sessionStorage.setItem(STORE, JSON.stringify({ request_id: join.request_id, media }));
-  $("#wrapup").hidden = true;
+  hideWrapUp(false);
   let localStream;
   try { localStream = await openLocalMedia(media); } finally { state.joining = false; }
   const call = new Call({ signal, localStream });
   state.call = call;
   window.__vd.call = call;
-  mountCallView($("#call-area"), { call, media, onEnd: () => endCall(true) });
+  const view = mountCallView($("#call-area"), { call, media, onEnd: () => endCall(true) });
+  focusOn(view.querySelector("#call-h"));
   let marked = false;
   call.addEventListener("remote-stream", () => {
     if (!marked) { marked = true; api(`/api/requests/${join.request_id}/connected`, { method: "POST" }).catch(() => {}); }
@@ -128,11 +222,10 @@ async function endCall(byMe) {
   sessionStorage.removeItem(STORE);
   $("#call-area").replaceChildren();
   if (byMe && saved) await api(`/api/requests/${saved.request_id}/end`, { method: "POST" }).catch(() => {});
-  document.body.dataset.view = "wrapup";
-  $("#wrapup").hidden = false;
-  $("#wrapup-text").textContent = t("wrapup.text");
-  $("#wrapup-h").tabIndex = -1;
-  $("#wrapup-h").focus();
+  document.body.dataset.view = "idle";
+  // The server's wrap-up event opens the wrap-up box; until then focus must not fall to the page.
+  await refreshStatus();
+  if (state.status !== "wrap_up") focusOn($("#presence-h"));
   loadMinutes();
 }
 
@@ -167,7 +260,7 @@ function onEvent({ detail }) {
       if (!state.call) joinCall(event, event.media || "video");
       break;
     case "interpreter-status":
-      showPresence(event.status);
+      showPresence(event.status, { wrapUpUntil: event.wrap_up_until, reason: event.reason });
       if (event.reason === "missed_offers") showStatus(statusNode(), t("interp.auto_away"), "error");
       break;
     case "booking":
@@ -184,7 +277,7 @@ async function openBookedCall(bookingId) {
     const join = await api(`/api/requests/${bookingId}/join`);
     await joinCall(join);
   } catch (error) {
-    showStatus(statusNode(), t("error.with_detail", { detail: error.message }), "error");
+    showStatus(statusNode(), errorText(error), "error");
   }
 }
 
@@ -194,19 +287,24 @@ async function main() {
     api("/api/languages"), api("/api/purposes"), api("/api/interpreter/status").catch(() => ({ status: "offline" })),
   ]);
   Object.assign(state, { languages, purposes });
-  showPresence(status.status);
+  showPresence(status.status, { wrapUpUntil: wrapUpUntil(status) });
   $("#status-available").addEventListener("click", () => setPresence("available"));
   $("#status-away").addEventListener("click", () => setPresence("away"));
   $("#offer-accept").addEventListener("click", accept);
   $("#offer-decline").addEventListener("click", decline);
-  $("#offer").addEventListener("keydown", (e) => { if (e.key === "Escape") decline(); });
+  $("#offer").addEventListener("keydown", trapOfferKeys);
   $("#wrapup-done").addEventListener("click", async () => {
-    const read = await api("/api/interpreter/wrap-up/end", { method: "POST" }).catch(() => null);
-    $("#wrapup").hidden = true;
-    if (read) showPresence(read.status);
-    document.body.dataset.view = "idle";
+    try {
+      const read = await api("/api/interpreter/wrap-up/end", { method: "POST" });
+      showPresence(read.status);
+      focusOn($("#presence-h"));
+    } catch (error) {
+      showStatus(statusNode(), errorText(error), "error");
+    }
   });
   signal.addEventListener("event", onEvent);
+  // After a reconnect the server's status may have moved on without us: ask again.
+  signal.addEventListener("welcome", () => refreshStatus());
   signal.addEventListener("state", ({ detail }) => { $("#socket-state").textContent = t(`socket.${detail}`); });
   onLocaleChange(() => { showPresence(state.status); if (state.offer) showOffer(state.offer); });
   signal.connect();

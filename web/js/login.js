@@ -5,9 +5,19 @@ import { currentLocale, preferredLocale, setLocale, t } from "./i18n.js";
 import { HOME } from "./shell.js";
 
 function safeNext() {
+  // Only a path on this very origin: an open redirect on a login page is a phishing aid. The
+  // browser's own URL parser decides (it reads "/\\evil.example" and "/\t/evil.example" as
+  // another host), never a string test of ours.
   const next = new URLSearchParams(location.search).get("next");
-  // Only same-site paths: an open redirect on a login page is a phishing aid.
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : null;
+  if (!next) return null;
+  let target;
+  try {
+    target = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  if (target.origin !== location.origin || target.pathname.startsWith("/login")) return null;
+  return target.pathname + target.search + target.hash;
 }
 
 async function main() {

@@ -2,7 +2,7 @@
 // interpreter, language, purpose, start and end, the late-cancel flag, and a cancel button whose
 // confirmation says whether the cancellation counts as late. A booking nobody could take offers
 // the three ways on: another time, interpret now, or cancel.
-import { api, apiAll } from "./api.js";
+import { api, apiAll, errorText as codeText } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
 import { fmtDateTime, languageName, onLocaleChange, t } from "./i18n.js";
 
@@ -23,7 +23,7 @@ export function statusText(booking) {
 function errorText(error) {
   const code = error.body?.code;
   return code && t(`booking.error_${code}`) !== `booking.error_${code}` ? t(`booking.error_${code}`)
-    : t("error.with_detail", { detail: error.message });
+    : codeText(error);
 }
 
 function askCancel(booking) {

@@ -1,7 +1,7 @@
 // Admin: e-mail delivery. The outbox newest first with filters and pages, failures at a glance
 // (status, attempts, last error), one row's detail with the stored mail (log mode), retry.
 // Everything from the server goes into the page as text, never as HTML.
-import { api, apiAll } from "./api.js";
+import { api, apiAll, errorText } from "./api.js";
 import { $, el, show, showStatus } from "./dom.js";
 import { apply, fmtDateTime, fmtNumber, onLocaleChange, t } from "./i18n.js";
 import { plainText } from "./mime.js";
@@ -103,7 +103,7 @@ async function reload(okKey) {
     await load();
     if (okKey) showStatus($("#outbox-status"), t(okKey), "ok");
   } catch (error) {
-    showStatus($("#outbox-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#outbox-status"), errorText(error), "error");
   }
 }
 
@@ -141,7 +141,7 @@ async function openDetail(id) {
   try {
     state.detail = await api(`/api/admin/outbox/${id}`);
   } catch (error) {
-    showStatus($("#outbox-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#outbox-status"), errorText(error), "error");
     return;
   }
   renderDetail();
@@ -153,7 +153,7 @@ async function retry(id) {
   try {
     await api(`/api/admin/outbox/${id}/retry`, { method: "POST" });
   } catch (error) {
-    showStatus($("#outbox-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#outbox-status"), errorText(error), "error");
     return;
   }
   if (state.detail && state.detail.id === id) state.detail = await api(`/api/admin/outbox/${id}`);

@@ -1,6 +1,6 @@
 // My settings: e-mail address and interface language (PATCH /api/users/me), and which
 // notifications come by e-mail (GET/PUT /api/notifications/preferences). Every role has this page.
-import { api } from "./api.js";
+import { api, errorText } from "./api.js";
 import { $, el, show, showStatus } from "./dom.js";
 import { apply, onLocaleChange, setLocale, t } from "./i18n.js";
 import { startPage } from "./shell.js";
@@ -37,7 +37,7 @@ async function saveProfile(event) {
       fieldError(t("prefs.email_invalid", { detail: message }));
       $("#pref-email").focus();
     } else {
-      showStatus($("#profile-status"), t("error.with_detail", { detail: error.message }), "error");
+      showStatus($("#profile-status"), errorText(error), "error");
     }
     return;
   }
@@ -75,7 +75,7 @@ async function saveKinds(event) {
     renderKinds();
     showStatus($("#kinds-status"), t("prefs.saved"), "ok");
   } catch (error) {
-    showStatus($("#kinds-status"), t("error.with_detail", { detail: error.message }), "error");
+    showStatus($("#kinds-status"), errorText(error), "error");
   }
 }
 

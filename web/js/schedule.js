@@ -1,6 +1,6 @@
 // The interpreter's planning side: bookings (confirm / decline), weekly availability,
 // absences, the calendar feed link, and this month's interpreted minutes.
-import { api, apiAll } from "./api.js";
+import { api, apiAll, errorText } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
 import { fmtDateTime, fmtNumber, languageName, t } from "./i18n.js";
 
@@ -13,7 +13,7 @@ async function guard(action, okKey) {
     await action();
     if (okKey) showStatus(status, t(okKey), "ok");
   } catch (error) {
-    showStatus(status, t("error.with_detail", { detail: error.message }), "error");
+    showStatus(status, errorText(error), "error");
   }
 }
 

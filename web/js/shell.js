@@ -6,7 +6,8 @@ import { apply, currentLocale, onLocaleChange, preferredLocale, setLocale, t } f
 
 const NAV = [
   { href: "/counter.html", key: "nav.counter", roles: ["caseworker", "admin"] },
-  { href: "/client.html", key: "nav.client", roles: ["caseworker", "admin"] },
+  // Its own window (the same one the counter's button uses), so the counter stays where it is.
+  { href: "/client.html", key: "nav.client", roles: ["caseworker", "admin"], target: "vd-client" },
   { href: "/interpreter.html", key: "nav.interpreter", roles: ["interpreter"] },
   { href: "/manager/", key: "nav.manager", roles: ["manager", "admin"] },
   { href: "/admin.html", key: "nav.admin", roles: ["admin"] },
@@ -32,7 +33,7 @@ function renderHeader(me) {
     el("a", { class: "brand", href: HOME[me.role] || "/", "data-i18n": "app.name" }),
     el("nav", { "data-i18n-attr": "aria-label:nav.label" },
       el("ul", {}, NAV.filter((n) => n.roles.includes(me.role)).map((n) =>
-        el("li", {}, el("a", { href: n.href, "data-i18n": n.key, "aria-current": isCurrent(n.href) ? "page" : null }))))),
+        el("li", {}, el("a", { href: n.href, target: n.target, "data-i18n": n.key, "aria-current": isCurrent(n.href) ? "page" : null }))))),
     el("div", { class: "who" },
       el("span", {}, me.display_name),
       el("button", {

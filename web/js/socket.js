@@ -4,6 +4,7 @@
 const PROTOCOL_VERSION = 1;
 const PING_MS = 12_000; // the server closes sockets silent for 30 s
 const DEAD_MS = 35_000; // nothing heard for this long: the socket is dead even if not closed
+const SIGNED_OUT = 4401; // the server closed the socket because its sign-in ended
 const RELAYED = new Set(["offer", "answer", "candidate", "bye"]);
 
 export class Signal extends EventTarget {
@@ -92,6 +93,13 @@ export class Signal extends EventTarget {
     this.peerId = null;
     this.setState("closed");
     this.emit("disconnected", { code: event.code, reason: event.reason });
+    if (event.code === SIGNED_OUT) {
+      // Logged out (here or in another tab), deactivated, or the password changed: reconnecting
+      // would only open an anonymous socket. Back to the sign-in, then here again.
+      this.stopped = true;
+      location.assign(`/login.html?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+      return;
+    }
     if (this.stopped) return;
     const delay = Math.min(5000, 250 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
     this.attempt += 1;

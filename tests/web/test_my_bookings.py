@@ -1,0 +1,134 @@
+"""What the caseworker and the interpreter see of their bookings: "Meine Termine" with names and a
+cancel that says whether it is late, 'nobody found' with the three ways on, the form's reasons,
+and the interpreter's list with correct labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.booking.conftest import at, booking_body, interpreters, working_day  # noqa: F401  (fixture)
+from tests.conftest import World
+from tests.web.conftest import Web, axe_check, ready
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+async def test_my_bookings_lists_names_and_cancel_says_it_is_late(
+    web: Web, interpreters: World, artifacts_dir: Path,  # noqa: F811
+) -> None:
+    """A booking two hours ahead shows language, purpose, interpreter, start and end; cancelling warns 'late'."""
+    world = interpreters
+    counter = await web.person("caseworker_a")
+    soon = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    created = await counter.context.request.post(web.url("/api/bookings"), data=booking_body(
+        soon, 45, interpreter_id=world.users["interpreter_2"].id))
+    assert created.ok, await created.text()
+    booking_id = (await created.json())["id"]
+    page = counter.page
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    mine = page.get_by_role("region", name="Meine Termine")
+    row = mine.locator(f"tr[data-booking='{booking_id}']")
+    await row.wait_for()
+    text = await row.inner_text()
+    for expected in ("Arabisch", "Aufenthaltstitel", "Interpreter_2", "wartet auf Bestätigung"):
+        assert expected in text, text
+    assert await row.is_visible()
+    assert await axe_check(page, "counter-my-bookings", artifacts_dir) == []
+
+    await row.get_by_role("button", name="Absagen").click()
+    dialog = page.get_by_role("dialog", name="Termin absagen?")
+    await dialog.wait_for()
+    assert "weniger als 24 Stunden vorher" in await dialog.inner_text()
+    assert await page.evaluate("document.activeElement.id") == "mybookings-confirm-no"
+    await dialog.get_by_role("button", name="Ja, absagen").click()
+    await mine.get_by_text("Termin abgesagt (als kurzfristig vermerkt).").wait_for()
+    await row.get_by_text("kurzfristig abgesagt").wait_for()
+    assert "abgesagt" in await row.inner_text()
+
+
+async def test_nobody_found_offers_another_time_on_demand_or_cancel(web: Web, interpreters: World) -> None:  # noqa: F811
+    """After every interpreter declined, the row says nobody was found and 'Andere Zeit buchen' opens the form."""
+    world = interpreters
+    counter = await web.person("caseworker_a")
+    created = await counter.context.request.post(web.url("/api/bookings"), data=booking_body(at(working_day(), 10)))
+    booking = await created.json()
+    by_id = {u.id: n for n, u in world.users.items()}
+    page = counter.page
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    await page.wait_for_function("window.__vd.signal.state === 'open'")
+    while booking["interpreter_id"] is not None:
+        person = await web.person(by_id[booking["interpreter_id"]])
+        declined = await person.context.request.post(web.url(f"/api/bookings/{booking['id']}/decline"))
+        booking = await declined.json()
+    # Told on the page at once (the socket), and the row offers the three ways on.
+    await page.get_by_text("Für einen Termin wurde niemand gefunden.").wait_for()
+    row = page.locator(f"tr[data-booking='{booking['id']}']")
+    await row.get_by_text("niemand gefunden", exact=True).wait_for()
+    for name in ("Andere Zeit buchen", "Jetzt dolmetschen", "Absagen"):
+        assert await row.get_by_role("button", name=name).is_visible()
+    await row.get_by_role("button", name="Andere Zeit buchen").click()
+    await page.get_by_role("heading", name="Termin buchen").wait_for()
+    assert "Arabisch" in await page.locator("#booking-summary").inner_text()
+
+
+async def test_booking_form_shows_the_servers_reason_and_starts_on_a_working_day(
+    web: Web, interpreters: World,  # noqa: F811
+) -> None:
+    """A holiday names Weltkindertag in German; 0 minutes asks for a duration; the default day is Monday to Friday."""
+    page = (await web.person("caseworker_a")).page
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    await page.get_by_role("combobox", name="Sprache").fill("Arab")
+    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await page.get_by_role("button", name="Termin buchen").click()
+    default = await page.get_by_label("Tag", exact=True).input_value()
+    assert datetime.fromisoformat(default).weekday() < 5
+    status = page.locator("#booking-status")
+    await page.get_by_label("Tag", exact=True).fill("2027-09-20")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await status.get_by_text("Feiertag in Thüringen (Weltkindertag)").wait_for()
+    await page.get_by_label("Tag", exact=True).fill(default)
+    await page.get_by_label("Dauer (Minuten)").fill("0")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await status.get_by_text("Bitte eine Dauer angeben").wait_for()
+    await page.get_by_label("Dauer (Minuten)").fill("600")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await status.get_by_text("höchstens 240 Minuten").wait_for()
+    await page.get_by_label("Dauer (Minuten)").fill("30")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await page.locator("#booking-slots button").first.wait_for()
+    # Interpreters available all day: quarter hours outside office hours are offered too.
+    starts = await page.locator("#booking-slots button").all_inner_texts()
+    assert "07:15" in starts and "17:45" in starts, starts
+
+
+async def test_interpreter_sees_confirmed_as_confirmed_with_names(web: Web, interpreters: World) -> None:  # noqa: F811
+    """A confirmed booking reads 'bestätigt' without Bestätigen/Ablehnen; lines name language, office and purpose."""
+    world = interpreters
+    caseworker = await web.person("caseworker_a")
+    interpreter = await web.person("interpreter")
+    ids = []
+    for hour in (9, 11):
+        created = await caseworker.context.request.post(web.url("/api/bookings"), data=booking_body(
+            at(working_day(), hour), interpreter_id=world.users["interpreter"].id))
+        ids.append((await created.json())["id"])
+    confirmed = await interpreter.context.request.post(web.url(f"/api/bookings/{ids[0]}/confirm"))
+    assert confirmed.ok
+    page = interpreter.page
+    await page.goto(web.url("/interpreter.html"))
+    await ready(page, "loaded")
+    done, waiting = page.locator(f"[data-booking='{ids[0]}']"), page.locator(f"[data-booking='{ids[1]}']")
+    await done.wait_for()
+    text = await done.inner_text()
+    for expected in ("bestätigt", "Arabisch", "Ausländerbehörde Erfurt", "Aufenthaltstitel"):
+        assert expected in text, text
+    assert "bitte bestätigen" not in text
+    assert await done.get_by_role("button", name="Bestätigen:").count() == 0
+    assert await done.get_by_role("button", name="Absagen:").count() == 1
+    assert "zugeteilt – bitte bestätigen" in await waiting.inner_text()
+    assert await waiting.get_by_role("button", name="Bestätigen:").count() == 1
