@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from broker import apidocs
 from broker.api import ROUTERS
 from broker.auth import security as auth_security
+from broker.auth import throttle as auth_throttle
 from broker.booking import scheduled as booking_scheduled
 from broker.config import Settings, get_settings
 from broker.database import make_engine
@@ -29,9 +30,11 @@ from broker.errors import (
     http_error_handler,
     validation_error_handler,
 )
+from broker.interpreter import liveness as interpreter_liveness
 from broker.live.runtime import Runtime
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
+from broker.ops.headers import SecurityHeaders
 from broker.request import scheduled as request_scheduled
 from broker.retention import scheduled as retention_scheduled
 from broker.rtc import hub as rtc_hub
@@ -55,6 +58,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 BACKGROUND: tuple[Background, ...] = (
     rtc_hub,  # signalling: WebSocket hub, rooms, presence (broker/rtc/hub.py)
     request_scheduled,  # on-demand dispatch loop, presence, replay (broker/request/scheduled.py)
+    interpreter_liveness,  # several instances: heartbeat, ghosts go offline (broker/interpreter/liveness.py)
     notification_sender,  # e-mail outbox delivery loop (broker/notification/sender.py)
     scheduler_setup,  # timed jobs; one active process via a lease (broker/scheduler/setup.py)
     booking_scheduled,  # bookings' reminders, room opening, no-show checks
@@ -111,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings  # what the lifespan builds the runtime from (`app.state.runtime`)
     auth_security.configure(settings.password_hash_threads)
+    app.state.login_gate = auth_throttle.Gate()  # sign-ins for one counter queue without a connection
+    app.add_middleware(SecurityHeaders)  # nosniff, no referrer, camera/microphone for self only
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

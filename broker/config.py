@@ -10,6 +10,8 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from broker.routing.policy import DEFAULT_POLICY, RoutingPolicy
+
 DEFAULT_SECRET = "change-me-development-only"
 
 
@@ -79,7 +81,12 @@ class Settings(BaseSettings):
     max_wait_seconds: float = Field(default=180.0, gt=0)
     wrap_up_seconds: float = Field(default=30.0, ge=0)
     missed_offers_before_away: int = Field(default=3, ge=1)
+    # Who is offered first: `scarcity` (the benchmark winner, bench/routing.py) or `longest_idle`.
+    routing_policy: RoutingPolicy = DEFAULT_POLICY
     presence_grace_seconds: float = Field(default=20.0, ge=0)
+    # Sockets per second a surviving instance accepts in a reconnect storm (conservative; bench/
+    # cluster.py measures it): the users of a dead instance get the grace plus their count / rate.
+    reconnect_rate_per_second: float = Field(default=100.0, gt=0)
     rejoin_grace_seconds: float = Field(default=60.0, ge=0)
 
     # Bookings
@@ -105,6 +112,9 @@ class Settings(BaseSettings):
     # Privacy
     retention_days: int = Field(default=90, ge=1)
     report_min_cell_count: int = Field(default=3, ge=0)
+    # worker processes for reports that compute for long (planning, dashboard): at most this
+    # many run at once, off the event loop (broker/report/offload.py)
+    report_workers: int = Field(default=2, ge=1, le=16)
 
     # E-mail (empty host: mails go to the log and the admin page)
     smtp_host: str = ""

@@ -57,7 +57,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+def make_engine(settings: Settings, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """The engine for `settings`; `read_only` (reports in a worker) never takes SQLite's write lock."""
     url = settings.database_url
     if settings.is_sqlite:
         path = settings.sqlite_path()
@@ -72,7 +73,7 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(
             url, echo=settings.database_echo, connect_args={"timeout": 30}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -87,13 +88,14 @@ def make_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
                                connect_args=connect_args, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys and BEGIN IMMEDIATE.
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
+    """WAL, foreign keys and BEGIN IMMEDIATE (a plain BEGIN and query_only when `read_only`).
 
     A deferred SQLite transaction that reads and then writes fails at once with
     SQLITE_BUSY when another connection committed in between (busy_timeout does not
     help there). Taking the write lock at BEGIN serialises writers cleanly, which is
-    what makes conditional UPDATEs race-safe on the embedded backend.
+    what makes conditional UPDATEs race-safe on the embedded backend. A reader that never
+    writes needs no lock: in WAL mode it reads its snapshot beside the writers.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -104,11 +106,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine, outlet: Outlet | None = None) -> async_sessionmaker[AsyncSession]:

@@ -22,7 +22,7 @@ from signaling import protocol as p
 from signaling.backplane import Backplane
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SIGNED_OUT, CLOSE_SILENT, CLOSE_SLOW, Connection
 from signaling.echo import EchoPeers
-from signaling.online import Presence
+from signaling.online import Presence, storm_grace
 from signaling.principal import Principal
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import Room, RoomError, Seat
@@ -138,6 +138,10 @@ class Hub:
 
     def is_online(self, user_id: int) -> bool:
         return self.presence.is_online(user_id) or bool(self._remote_online.get(user_id))
+
+    def local_users(self) -> set[int]:
+        """Users this instance holds (sockets or grace); it proves them alive (heartbeat)."""
+        return self.presence.users()
 
     def add_presence_listener(self, callback: PresenceListener) -> None:
         self._listeners.append(callback)
@@ -323,8 +327,9 @@ class Hub:
         """Users of a dead instance, claimed by this one: online here for one grace period more;
         then offline (reported by us) unless they reconnected somewhere meanwhile."""
         now = time.time()
+        grace = storm_grace(self.presence.grace, len(user_ids), self.settings.reconnect_rate_per_second)
         for user_id in user_ids:
-            if self.presence.adopt(user_id, now):
+            if self.presence.adopt(user_id, now, grace):
                 self._leaving.pop(user_id, None)
                 await self.backplane.publish_presence(self.instance_id, user_id, True)
 

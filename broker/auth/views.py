@@ -38,16 +38,20 @@ async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
     """Throttle, then verify off the event loop, holding no database connection meanwhile."""
     settings: Settings = settings_of(request)
     keys = throttle.keys_for(username=login_in.username, source=client_address(request))
-    wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
+    gate: throttle.Gate = request.app.state.login_gate  # per app, made in create_app
+    async with gate.hold(keys):
+        wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
+        if wait:
+            await db.rollback()
+        else:
+            await db.commit()  # counted before the password is checked: parallel guesses see each other
     if wait:
-        await db.rollback()
         raise CodedHTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             f"Zu viele Fehlversuche, bitte in {wait} s erneut versuchen. / "
             f"Too many failed attempts, try again in {wait} s.",
             code=LOGIN_THROTTLED, headers={"Retry-After": str(wait)},
         )
-    await db.commit()  # counted before the password is checked: parallel guesses see each other
     found = await auth_service.credentials(db=db, username=login_in.username)
     await db.rollback()  # give the connection back while argon2 runs
     ok = await verify_password_async(found.password_hash if found else None, login_in.password)

@@ -24,6 +24,8 @@ class InterpreterProfile(Base):
     # Whether the interpreter wants offers while online (the status switch); presence is separate.
     wants_offers: Mapped[bool] = mapped_column(Boolean, default=True)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Last time an instance proved the interpreter alive (broker/interpreter/liveness.py).
+    presence_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     missed_offers: Mapped[int] = mapped_column(Integer, default=0)

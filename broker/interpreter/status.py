@@ -70,6 +70,8 @@ async def set_online(*, db: AsyncSession, user_id: int, online: bool, settings: 
     if profile is None:
         return None
     profile.online = online
+    if online:
+        profile.presence_seen_at = now
     if not online:
         profile.minutes_since_break = 0
     _settle(db, profile, now)

@@ -18,6 +18,7 @@ from broker.live.effects import NullRealtime, Realtime
 
 if TYPE_CHECKING:  # the runtime holds the areas' parts; it never imports the areas themselves
     from broker.booking.scheduled import BookingJobs
+    from broker.interpreter.liveness import Liveness
     from broker.notification.sender import OutboxSender
     from broker.ops.runtime import Ops
     from broker.request.scheduled import Dispatcher
@@ -37,6 +38,7 @@ class Runtime:
     scheduler: Scheduler | None = None  # None: background work is off in this process
     booking_jobs: BookingJobs | None = None
     outbox: OutboxSender | None = None
+    liveness: Liveness | None = None  # several instances only
 
     def __post_init__(self) -> None:
         self.sessionmaker = make_sessionmaker(self.engine, outlet=self)

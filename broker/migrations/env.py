@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -49,7 +50,8 @@ async def run_migrations_online() -> None:
         return
     settings = _settings()
     # A migration may rewrite a large table: no per-statement limit here.
-    engine = make_engine(settings, **({} if settings.is_sqlite else {"connect_args": {"command_timeout": None}}))
+    options: dict[str, Any] = {} if settings.is_sqlite else {"connect_args": {"command_timeout": None}}
+    engine = make_engine(settings, **options)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -2,7 +2,8 @@
 
 One JSON object a line: time, level, logger, message and whitelisted extra fields. Names,
 e-mail addresses, tokens and client data never go in: code logs ids, and this formatter
-drops what uvicorn's access log would add (client address, query strings with tokens).
+drops what uvicorn's access log would add (client address, query strings with tokens, the
+calendar feed's secret path segment).
 """
 
 from __future__ import annotations
@@ -24,13 +25,22 @@ SAFE_EXTRA = frozenset({
 })
 _SECRETS = re.compile(r"(?i)((?:token|secret|password|session|authorization)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+")
 _QUERY = re.compile(r"\?[^\s\"']*")
+# Secrets that travel in the URL path rather than the query: the calendar feed's address is
+# its only credential (`/api/bookings/calendar/<secret>.ics`), so it is as private as ?token=.
+_PATH_SECRETS = re.compile(r"(/calendar/)[^/\s?\"']+?(\.ics\b)")
 # Client addresses are personal data (uvicorn logs them on WebSocket accept): keep none.
 _ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9a-fA-F:]+\](?::\d+)?")
 
 
 def scrub(text: str) -> str:
-    """Remove query strings, `token=…`-style secrets and IP addresses from free text."""
-    return _ADDRESS.sub("[addr]", _SECRETS.sub(r"\1[redacted]", _QUERY.sub("", text)))
+    """Remove query strings, `token=…`-style secrets, secrets in paths and IP addresses from free text."""
+    text = _PATH_SECRETS.sub(r"\1[redacted]\2", _QUERY.sub("", text))
+    return _ADDRESS.sub("[addr]", _SECRETS.sub(r"\1[redacted]", text))
+
+
+def scrub_path(path: str) -> str:
+    """A request path for the access log: no query string, no secret path segment."""
+    return _PATH_SECRETS.sub(r"\1[redacted]\2", path.split("?", 1)[0])
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             # (client_addr, method, path, http_version, status): keep no address, no query.
             _, method, path, _, status = record.args
             entry["msg"] = "request"
-            entry.update(http_method=str(method), http_path=str(path).split("?", 1)[0], http_status=int(str(status)))
+            entry.update(http_method=str(method), http_path=scrub_path(str(path)), http_status=int(str(status)))
         else:
             entry["msg"] = scrub(record.getMessage())
         for key in SAFE_EXTRA:
@@ -61,7 +71,7 @@ class ScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == 5:
             _, method, path, version, status = record.args
-            record.args = ("-", method, str(path).split("?", 1)[0], version, status)
+            record.args = ("-", method, scrub_path(str(path)), version, status)
         elif str(record.msg).startswith("Uvicorn running on"):
             pass  # our own listening address, not a client's: operators need to see it
         else:

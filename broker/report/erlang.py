@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# No hour of this programme needs ten thousand interpreters online: the staffing search stops
+# there, so absurd traffic (from a corrupt ledger or extreme parameters) costs bounded time.
+MAX_SERVERS = 10_000
+
 
 def erlang_b(servers: int, traffic: float) -> float:
     """Blocking probability of an M/M/N/N system with `traffic` Erlangs offered."""
@@ -78,10 +82,13 @@ def required_servers(
     traffic = arrivals_per_hour * aht_seconds / 3600.0
     if traffic == 0:
         return Staffing(0, 0.0, 1.0, 0.0, 0.0, 0.0)
-    servers = max(1, math.floor(traffic) + 1)
+    # Start where the occupancy cap is already met and carry the Erlang B recursion along, so
+    # each step costs O(1); the search never runs past MAX_SERVERS whatever the input.
+    servers = min(max(1, math.floor(traffic) + 1, math.ceil(traffic / max_occupancy)), MAX_SERVERS)
+    blocking = erlang_b(servers, traffic)
     while True:
-        level = service_level(servers, traffic, aht_seconds, answer_seconds)
-        if level >= target_service_level and traffic / servers <= max_occupancy:
+        level = _service_level_from_blocking(servers, traffic, blocking, aht_seconds, answer_seconds)
+        if servers >= MAX_SERVERS or (level >= target_service_level and traffic / servers <= max_occupancy):
             return Staffing(
                 servers=servers,
                 traffic=traffic,
@@ -91,3 +98,13 @@ def required_servers(
                 occupancy=traffic / servers,
             )
         servers += 1
+        blocking = traffic * blocking / (servers + traffic * blocking)
+
+
+def _service_level_from_blocking(
+    servers: int, traffic: float, blocking: float, aht_seconds: float, answer_seconds: float
+) -> float:
+    if servers <= traffic:
+        return 0.0
+    wait_probability = servers * blocking / (servers - traffic * (1 - blocking))
+    return 1.0 - wait_probability * math.exp(-(servers - traffic) * answer_seconds / aht_seconds)

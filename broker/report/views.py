@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.auth.deps import allow
+from broker.config import Settings
 from broker.deps import SessionDep, settings_of
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.params import Text
-from broker.report import dashboard, export, planning, rankings, service
+from broker.report import dashboard, export, offload, opendata, planning, rankings, service, timekeys
 from broker.report.schemas import (
     Dashboard,
     Grouping,
@@ -31,6 +34,7 @@ from broker.report.schemas import (
     UsageReport,
 )
 
+T = TypeVar("T")
 Format = Literal["csv", "xlsx"]
 MAX_VALUES = 200  # values per repeated filter: more than any office or language list
 OfficeId = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -96,11 +100,13 @@ def report_filters(
         ) from exc
 
 
+# Planning parameters within what a staffing target can mean: below 50 % answered in time or
+# an occupancy cap under one half is no target, and each step outside costs computing time.
 def planning_params(
     request: Request,
-    service_level: Annotated[float, Query(gt=0, lt=1, description="Target share answered in time")] = 0.8,
-    answer_seconds: Annotated[float, Query(gt=0, le=3600)] = 60.0,
-    max_occupancy: Annotated[float, Query(gt=0, le=1)] = 1.0,
+    service_level: Annotated[float, Query(ge=0.5, le=0.99, description="Target share answered in time")] = 0.8,
+    answer_seconds: Annotated[float, Query(ge=5, le=600, description="Answered in time: within this")] = 60.0,
+    max_occupancy: Annotated[float, Query(ge=0.5, le=1, description="Highest planned share of time busy")] = 1.0,
 ) -> PlanningParams:
     return PlanningParams(
         target_service_level=service_level,
@@ -113,6 +119,16 @@ def planning_params(
 Filters = Annotated[ReportFilters, Depends(report_filters)]
 Params = Annotated[PlanningParams, Depends(planning_params)]
 GroupBy = Annotated[list[Grouping], Query(max_length=len(Grouping), description="One or more groupings")]
+
+
+async def _in_worker(
+    request: Request, db: AsyncSession, report: Callable[..., Awaitable[T]], *, filters: ReportFilters, **kwargs: Any
+) -> T:
+    """Check the filters here (a clean 404/422), then compute the report in a worker process."""
+    await service.validate_filters(db=db, filters=filters)
+    await db.close()  # the worker reads on its own connection: hand this one back (SQLite has one)
+    settings: Settings = settings_of(request)
+    return await offload.run_report(settings, report, filters=filters, **kwargs)
 
 
 def _min_count(request: Request, suppress: bool) -> int:
@@ -167,22 +183,24 @@ async def export_usage(
     """Download the usage report as CSV or XLSX (small cells suppressed unless asked not to)."""
     report = await service.usage_report(db=db, filters=filters, group_by=group_by)
     header, rows = export.usage_table(report, min_count=_min_count(request, suppress))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("usage", format, header, rows)
 
 
 @router.get("/planning", response_model=PlanningReport)
-async def get_planning(db: SessionDep, filters: Filters, params: Params) -> PlanningReport:
+async def get_planning(request: Request, db: SessionDep, filters: Filters, params: Params) -> PlanningReport:
     """Compare interpreters needed (Erlang C) with interpreters available per hour of the week."""
-    return await planning.planning_report(db=db, filters=filters, params=params)
+    return await _in_worker(request, db, planning.planning_report, filters=filters, params=params)
 
 
 @router.get("/planning/export", response_class=StreamingResponse, responses=DOWNLOAD)
 async def export_planning(
-    db: SessionDep, filters: Filters, params: Params, format: Format = "csv"
+    request: Request, db: SessionDep, filters: Filters, params: Params, format: Format = "csv"
 ) -> StreamingResponse:
     """Download the planning slots (need, have, gap per language and hour) as CSV or XLSX."""
-    report = await planning.planning_report(db=db, filters=filters, params=params)
+    report = await _in_worker(request, db, planning.planning_report, filters=filters, params=params)
     header, rows = _model_rows(report.slots)
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("planning", format, header, rows)
 
 
@@ -204,6 +222,7 @@ async def export_unmet(
         counts=frozenset({"demand", "unmet", "unfilled", "abandoned", "no_interpreter"}),
         derived={"unmet_share": ("unmet", "demand")},
     )
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("unmet", format, header, table)
 
 
@@ -228,6 +247,7 @@ async def get_pay(db: SessionDep, filters: Filters) -> list[PayRow]:
 async def export_pay(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
     """Download the interpreter pay table as CSV or XLSX."""
     header, rows = _model_rows(await rankings.pay(db=db, filters=filters))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("pay", format, header, rows)
 
 
@@ -236,21 +256,26 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
     """Download the pseudonymous ledger rows of the filter as CSV or XLSX."""
     await service.validate_filters(db=db, filters=filters)
     headers = {"Content-Disposition": f'attachment; filename="ledger.{format}"'}
+    # Written to a temporary file first, then the connection goes back to the pool: streaming
+    # from the cursor held SQLite's only connection (and its write lock) for as long as the
+    # slowest client took to read, and a client that stalled wedged every other request.
     if format == "csv":
-        body: AsyncIterator[str] | Iterator[bytes] = export.ledger_csv(db=db, filters=filters)
+        handle = await export.ledger_csv_file(db=db, filters=filters)
     else:
-        body = export.file_chunks(await export.ledger_xlsx(db=db, filters=filters))
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+        handle = await export.ledger_xlsx(db=db, filters=filters)
+    await db.close()
+    return StreamingResponse(export.file_chunks(handle), media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
-    """Download the documented open-data table (month × district × office kind × language)."""
-    body = await export.open_data_csv(
-        db=db, filters=filters, min_count=max(int(settings_of(request).report_min_cell_count), 1)
-    )
+    """Download the open-data table (month × district × office kind × language) for whole completed months."""
+    period = opendata.published_period(filters, datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date())
+    min_count = max(int(settings_of(request).report_min_cell_count), 1)
+    # Secondary suppression is CPU work: computed in a report worker, like planning.
+    rows = await _in_worker(request, db, opendata.open_data_rows, filters=period, min_count=min_count)
     return StreamingResponse(
-        body,
+        export.csv_chunks(opendata.COLUMNS, rows),
         media_type=MEDIA_TYPES["csv"],
         headers={"Content-Disposition": 'attachment; filename="videodolmetschen-open-data.csv"'},
     )
@@ -258,10 +283,11 @@ async def export_open_data(request: Request, db: SessionDep, filters: Filters) -
 
 @router.get("/dashboard", response_model=Dashboard)
 async def get_dashboard(
+    request: Request,
     db: SessionDep, filters: Filters, params: Params, lang: Literal["de", "en"] = "de"
 ) -> Dashboard:
     """Return the dashboard's tables and plotly figures in one response."""
-    return await dashboard.build(db=db, filters=filters, params=params, lang=lang)
+    return await _in_worker(request, db, dashboard.build, filters=filters, params=params, lang=lang)
 
 
 @lru_cache(maxsize=1)

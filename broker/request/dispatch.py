@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from broker.config import DispatchStrategy, Settings
-from broker.database import UTCDateTime, table
+from broker.config import DispatchStrategy, Settings, get_settings
+from broker.database import UTCDateTime, table, utcnow
 from broker.enums import (
     Gender,
     InterpreterStatus,
@@ -41,6 +41,7 @@ from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
 from broker.request import lifecycle
 from broker.request.models import InterpretingRequest, Offer
+from broker.routing import live as routing_live
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
@@ -96,11 +97,12 @@ _ELIGIBLE: tuple[Any, ...] = (
 
 
 @lru_cache(maxsize=64)
-def _candidates_stmt(gender: Gender | None, wish: QualificationWish, asked: bool, locked: bool) -> Any:
-    """The candidate query for one shape of wishes, built once (bound: language_code, request_id, n).
+def _candidates_stmt(gender: Gender | None, wish: QualificationWish, asked: bool, exists: bool) -> Any:
+    """The candidate query for one shape of wishes, built once (bound: language_code, request_id).
 
     Statements are built once per shape because building and hashing the expression tree cost
-    more CPU than running it on the hot path.
+    more CPU than running it on the hot path. Rows are (user_id, idle_since, qualification rank),
+    unlocked: the routing policy orders them, then `live.lock_in_order` locks the chosen.
     """
     clauses: list[Any] = [InterpreterLanguage.language_code == bindparam("language_code"), *_ELIGIBLE]
     if asked:
@@ -111,31 +113,31 @@ def _candidates_stmt(gender: Gender | None, wish: QualificationWish, asked: bool
     allowed = _qualifications(wish)
     if allowed is not None:
         clauses.append(InterpreterLanguage.qualification.in_([q.value for q in allowed]))
-    stmt = (select(InterpreterProfile.user_id)
+    stmt = (select(InterpreterProfile.user_id, InterpreterProfile.idle_since, QUALIFICATION_RANK)
             .join(InterpreterLanguage, InterpreterLanguage.interpreter_id == InterpreterProfile.user_id)
             .join(User, User.id == InterpreterProfile.user_id)
             .where(*clauses))
-    if not locked:
-        return stmt.limit(1)
-    return (stmt.order_by(InterpreterProfile.idle_since.asc().nulls_first(), QUALIFICATION_RANK,
-                          InterpreterProfile.user_id)
-            .limit(bindparam("n", type_=Integer))
-            .with_for_update(skip_locked=True, of=InterpreterProfile))
+    return stmt.limit(1) if exists else stmt
 
 
-def _candidate_params(request: InterpretingRequest, n: int) -> dict[str, Any]:
-    return {"language_code": request.language_code, "request_id": request.id, "n": n}
+def _candidate_params(request: InterpretingRequest) -> dict[str, Any]:
+    return {"language_code": request.language_code, "request_id": request.id}
 
 
-async def pick(db: AsyncSession, request: InterpretingRequest, n: int) -> list[int]:
-    """Up to n eligible interpreters, locked (FOR UPDATE SKIP LOCKED), in dispatch order."""
-    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, True)
-    return list((await db.execute(stmt, _candidate_params(request, n))).scalars())
+async def pick(db: AsyncSession, request: InterpretingRequest, n: int, *, settings: Settings | None = None,
+               now: datetime | None = None) -> list[int]:
+    """Up to n eligible interpreters in the routing policy's order (VD_ROUTING_POLICY), locked."""
+    settings = settings or get_settings()
+    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, False)
+    rows = (await db.execute(stmt, _candidate_params(request))).all()
+    return await routing_live.choose(db, rows=rows, language=request.language_code, n=n,
+                                     policy=settings.routing_policy, now=now or utcnow(),
+                                     wrap_up_seconds=settings.wrap_up_seconds)
 
 
 async def has_candidate(db: AsyncSession, request: InterpretingRequest) -> bool:
-    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, False)
-    return (await db.execute(stmt, _candidate_params(request, 1))).first() is not None
+    stmt = _candidates_stmt(request.wish_gender, request.wish_qualification, request.id is not None, True)
+    return (await db.execute(stmt, _candidate_params(request))).first() is not None
 
 
 def sync(obj: Any, values: dict[str, Any]) -> None:
@@ -253,7 +255,7 @@ async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: 
     # A request never offered has no pending offer: spare the query on the hot path (create).
     pending = len(await pending_offers(db, request.id)) if request.offers_made else 0
     wanted = 0 if late else offers_wanted(settings) - pending
-    ids = await pick(db, request, wanted) if wanted > 0 else []
+    ids = await pick(db, request, wanted, settings=settings, now=now) if wanted > 0 else []
     if new and not ids and nobody is not None:
         await nobody()
     before = request.status

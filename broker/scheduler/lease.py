@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, delete, or_, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,3 +44,12 @@ async def acquire(*, db: AsyncSession, name: str, holder: str, seconds: float,
 async def release(*, db: AsyncSession, name: str, holder: str) -> None:
     """Give the lease up at once so another instance takes over without waiting for expiry."""
     await db.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+
+async def seconds_left(*, db: AsyncSession, name: str, now: datetime | None = None) -> float | None:
+    """Seconds until the lease expires (negative: expired), or None without a lease row."""
+    expires_at = (await db.execute(select(Lease.expires_at).where(Lease.name == name))).scalar_one_or_none()
+    if expires_at is None:
+        return None
+    return (expires_at - (now or utcnow())).total_seconds()

@@ -97,6 +97,9 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
     if role is not user.role and (role is Role.INTERPRETER or user.role is Role.INTERPRETER):
         raise Invalid("Die Rolle Dolmetscher:in kann nicht gewechselt werden. / "
                       "The interpreter role cannot be changed.", code="role_change")
+    if changes.get("active") is False and actor_id == user.id:
+        # An admin who locks themselves out may leave nobody who can undo it.
+        raise Conflict("You cannot deactivate your own account.", code="self_deactivation")
     if changes.get("password") is not None:
         passwords.check(changes["password"], username=user.username)
     for field, value in changes.items():

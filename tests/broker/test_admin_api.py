@@ -175,3 +175,12 @@ async def test_every_user_may_change_their_own_locale(client: httpx.AsyncClient,
     assert bad.status_code == 422
     role = await client.patch("/api/users/me", json={"role": "admin"}, headers=world.auth("interpreter"))
     assert role.status_code == 422
+
+
+async def test_an_admin_cannot_deactivate_their_own_account(client: httpx.AsyncClient, world: World) -> None:
+    """Deactivating oneself is refused with a code the page translates, and the account stays active."""
+    admin = world.auth("admin")
+    me = (await client.get("/api/auth/me", headers=admin)).json()
+    response = await client.patch(f"/api/users/{me['id']}", headers=admin, json={"active": False})
+    assert response.status_code == 409 and response.json()["code"] == "self_deactivation"
+    assert (await client.get("/api/auth/me", headers=admin)).json()["active"] is True

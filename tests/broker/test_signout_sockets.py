@@ -26,15 +26,15 @@ from tests.conftest import PASSWORD, LiveServer, World
 SOCKET_CLOSE_TIMEOUT = 10.0
 
 
-async def sign_in(http: httpx.AsyncClient, username: str) -> dict[str, str]:
+async def sign_in(http: httpx.AsyncClient, username: str, *, base: str = "") -> dict[str, str]:
     """A fresh bearer session of its own."""
-    answer = await http.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    answer = await http.post(f"{base}/api/auth/token", json={"username": username, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-async def ws_token(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
-    answer = await http.post("/api/rtc/ws-token", headers=headers)
+async def ws_token(http: httpx.AsyncClient, headers: dict[str, str], *, base: str = "") -> str:
+    answer = await http.post(f"{base}/api/rtc/ws-token", headers=headers)
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
 

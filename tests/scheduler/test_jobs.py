@@ -15,7 +15,8 @@ from broker.database import utcnow
 from broker.enums import LedgerOutcome, RequestMode, RequestStatus
 from broker.ledger.models import LedgerEntry
 from broker.request.models import InterpretingRequest
-from broker.scheduler.runner import _RUNTIME
+from broker.scheduler.models import Lease
+from broker.scheduler.runner import _RUNTIME, LEASE_NAME
 from tests.conftest import World
 from tests.scheduler.conftest import MakeScheduler, add_booking
 
@@ -111,5 +112,21 @@ async def test_takeover_when_the_holder_stops_renewing(
     await a.stop(release=False)  # a crash: no renewal, no release
     await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=5)
     await _wait_for(lambda: _escalated(sessionmaker, booking_id))
-    assert [e.get("kind") for _, e in rec_b.sent].count("no_show_escalated") == 2
+    # caseworker, interpreter and the admin
+    assert [e.get("kind") for _, e in rec_b.sent].count("no_show_escalated") == 3
     assert not any(e.get("kind") == "no_show_escalated" for _, e in rec_a.sent)
+
+
+async def test_follower_takes_the_lease_the_moment_a_dead_holders_lease_expires(
+        make_scheduler: MakeScheduler, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """A crashed holder's lease (expiring 1.5 s from now) is taken within 0.25 s of its expiry, not on
+    the follower's next beat (a 3 s lease beats every 1 s: today's takeover came 0.5 s late), so a
+    takeover takes at most one lease period after the holder's last renewal."""
+    async with sessionmaker() as s:
+        expires_at = utcnow() + timedelta(seconds=1.5)
+        s.add(Lease(name=LEASE_NAME, holder="crashed-holder", expires_at=expires_at))
+        await s.commit()
+    b, _jobs, _rec = await make_scheduler("b", lease_seconds=3.0)
+    await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=5)
+    late = (utcnow() - expires_at).total_seconds()
+    assert late < 0.25, f"took the lease {late:.2f}s after it expired"

@@ -36,6 +36,7 @@ async def test_booking_form_with_slots_and_proposals_passes_axe_in_german_and_en
     assert await axe_check(page, "booking-slots", artifacts_dir) == []
     await slot.click()
     await page.get_by_role("button", name="Termin verbindlich buchen").wait_for()
+    assert await slot.get_attribute("aria-pressed") == "true"  # the chosen time stays marked
     # The proposal tells people apart: qualification, languages and user name.
     german = "Interpreter (zertifiziert; Sprachen: Arabisch, Persisch; Kennung interpreter)"
     await page.get_by_role("radio", name=german).check()

@@ -1,7 +1,7 @@
 // Admin pages: offices, users, languages, interpreter qualifications (one page, one section per hash).
 import { api, apiAll, errorText } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
-import { apply, languageName, onLocaleChange, t } from "./i18n.js";
+import { apply, currentLocale, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
 
 const OFFICE_KINDS = ["immigration_office", "job_centre", "social_welfare_office", "youth_welfare_office",
@@ -11,6 +11,7 @@ const QUALIFICATIONS = ["sworn", "certified", "trained", "other"];
 const GENDERS = ["", "female", "male", "diverse"];
 const data = { offices: [], districts: [], users: [], languages: [], interpreters: [] };
 const status = () => $("#admin-status");
+let me = null;
 
 function options(select, values, labelOf, selected) {
   select.replaceChildren(...values.map((v) => el("option", { value: v, selected: v === selected || null }, labelOf(v))));
@@ -18,25 +19,47 @@ function options(select, values, labelOf, selected) {
 
 function yesNo(value) { return t(value ? "common.yes" : "common.no"); }
 
-async function run(action, okKey) {
+/** The message line right under `form` (made on first use), so a result shows where the person looks. */
+function statusNear(form) {
+  if (!form) return status();
+  let node = form.nextElementSibling;
+  if (!node || !node.matches("[data-form-status]")) {
+    node = el("p", { class: "status", role: "status", "aria-live": "polite", "data-form-status": "" });
+    form.after(node);
+  }
+  return node;
+}
+
+async function run(action, okKey, form = null) {
+  const where = statusNear(form);
   try {
     await action();
-    if (okKey) showStatus(status(), t(okKey), "ok");
+    if (okKey) showStatus(where, t(okKey), "ok");
     return true;
   } catch (error) {
-    showStatus(status(), errorText(error), "error");
+    showStatus(where, errorText(error), "error");
     return false;
   }
 }
 
-function toggleButton(active, label, onclick) {
-  return el("button", { type: "button", "aria-label": `${t(active ? "action.deactivate" : "action.activate")}: ${label}`, onclick },
-    t(active ? "action.deactivate" : "action.activate"));
+/** Activate at once; deactivate only after the admin confirmed it (it ends sign-ins and offers). */
+function toggleButton(active, label, onclick, { disabled = false } = {}) {
+  const guarded = () => { if (!active || window.confirm(t("admin.confirm_deactivate", { name: label }))) onclick(); };
+  return el("button", { type: "button", "aria-label": `${t(active ? "action.deactivate" : "action.activate")}: ${label}`,
+    onclick: guarded, disabled: disabled || null },
+  t(active ? "action.deactivate" : "action.activate"));
+}
+
+/** Sort by a display name as a German (or English) reader expects: "Sömmerda" before "Suhl". */
+function byName(key) {
+  const collator = new Intl.Collator(currentLocale());
+  return (a, b) => collator.compare(key(a), key(b));
 }
 
 // --- offices ---------------------------------------------------------------------------
 function renderOffices() {
   const district = (ags) => (data.districts.find((d) => d.ags === ags) || { name: ags }).name;
+  data.offices.sort(byName((o) => o.name));
   $("#offices-body").replaceChildren(...data.offices.map((o) => el("tr", {},
     el("td", {}, o.name), el("td", {}, t(`office_kind.${o.kind}`)), el("td", {}, `${district(o.district_ags)} (${o.district_ags})`),
     el("td", {}, yesNo(o.active)),
@@ -66,7 +89,7 @@ function renderUsers() {
     el("td", {}, toggleButton(u.active, u.username, () => run(async () => {
       await api(`/api/users/${u.id}`, { method: "PATCH", body: { active: !u.active } });
       await loadUsers();
-    }, "admin.saved"))))));
+    }, "admin.saved"), { disabled: u.id === me?.id && u.active })))));
   options($("#user-role"), ROLES, (r) => t(`role.${r}`), $("#user-role").value || "caseworker");
 }
 
@@ -149,13 +172,19 @@ function wireForms() {
   $("#office-form").addEventListener("submit", (e) => {
     e.preventDefault();
     run(async () => { await api("/api/offices", { method: "POST", body: formData(e.target) }); e.target.reset(); await loadOffices(); },
-      "admin.created");
+      "admin.created", e.target);
   });
   $("#user-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const body = formData(e.target);
     if (body.office_id) body.office_id = Number(body.office_id);
-    run(async () => { await api("/api/users", { method: "POST", body }); e.target.reset(); await loadUsers(); }, "admin.created");
+    // A new interpreter belongs in the interpreters' list at once, not after a reload.
+    run(async () => {
+      const created = await api("/api/users", { method: "POST", body });
+      e.target.reset();
+      await loadUsers();
+      if (created.role === "interpreter") await loadInterpreters();
+    }, "admin.created", e.target);
   });
   $("#user-filter").addEventListener("input", renderUsers);
   $("#language-form").addEventListener("submit", (e) => {
@@ -163,7 +192,7 @@ function wireForms() {
     const body = formData(e.target);
     body.rtl = e.target.rtl.checked;
     body.sign_language = e.target.sign_language.checked;
-    run(async () => { await api("/api/languages", { method: "POST", body }); e.target.reset(); await loadLanguages(); }, "admin.created");
+    run(async () => { await api("/api/languages", { method: "POST", body }); e.target.reset(); await loadLanguages(); }, "admin.created", e.target);
   });
   $("#qual-add").addEventListener("click", () => qualRow());
   $("#qual-cancel").addEventListener("click", () => { $("#qual-form").hidden = true; });
@@ -179,7 +208,7 @@ function wireForms() {
       await api(`/api/interpreters/${editing.user_id}`, { method: "PATCH", body });
       $("#qual-form").hidden = true;
       await loadInterpreters();
-    }, "admin.saved");
+    }, "admin.saved", e.target);
   });
 }
 
@@ -190,7 +219,7 @@ function showSection() {
 }
 
 async function main() {
-  await startPage({ roles: ["admin"], titleKey: "admin.heading" });
+  me = await startPage({ roles: ["admin"], titleKey: "admin.heading" });
   wireForms();
   showSection();
   window.addEventListener("hashchange", showSection);

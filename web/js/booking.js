@@ -54,8 +54,11 @@ async function findSlots(event) {
 
 function renderSlots() {
   $("#booking-slots").replaceChildren(...view.free.map((r) => el("li", {},
-    el("button", { type: "button", class: "slot", "data-start": r.start.toISOString(), onclick: () => showProposals(r, view.duration) },
-      fmtDateTime(r.start, { timeStyle: "short" })))));
+    // The chosen time stays marked (aria-pressed and the pressed look) while its proposals show.
+    el("button", { type: "button", class: "slot", "data-start": r.start.toISOString(),
+      "aria-pressed": String(view.slot?.start?.getTime() === r.start.getTime()),
+      onclick: () => { showProposals(r, view.duration); renderSlots(); } },
+    fmtDateTime(r.start, { timeStyle: "short" })))));
 }
 
 function languageLabel(code) {

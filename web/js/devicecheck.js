@@ -38,8 +38,11 @@ export async function runDeviceCheck(root, { media = "video", seconds = 6 } = {}
   const echo = el("video", { autoplay: true, playsinline: true, id: "echo-video", "aria-label": t("check.echo_video") });
   const meterId = "check-meter";
   const meter = el("meter", { id: meterId, class: "meter", min: 0, max: 1, value: 0 });
-  root.replaceChildren(el("div", { class: "videos" }, el("figure", {}, echo, el("figcaption", {}, t("check.echo_caption")))),
-    el("p", {}, el("label", { for: meterId }, t("check.microphone")), meter), status);
+  // Audio only: no picture box (it would stay black); the echo still plays the sound back.
+  const audioOnly = media !== "video";
+  root.replaceChildren(el("div", { class: "videos", hidden: audioOnly || null },
+    el("figure", {}, echo, el("figcaption", {}, t("check.echo_caption")))),
+  el("p", {}, el("label", { for: meterId }, t("check.microphone")), meter), status);
   showStatus(status, t("check.running"));
   let stream;
   let pc;
@@ -59,7 +62,7 @@ export async function runDeviceCheck(root, { media = "video", seconds = 6 } = {}
     (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") bytes += s.bytesReceived || 0; });
     const ok = bytes > 0;
     const result = { ok, video: media === "video" && echo.videoWidth > 0, audioLevel: meterHandle.peak(), bytes };
-    showStatus(status, t(ok ? "check.ok" : "check.failed"), ok ? "ok" : "error");
+    showStatus(status, t(!ok ? "check.failed" : audioOnly ? "check.ok_audio" : "check.ok"), ok ? "ok" : "error");
     return result;
   } catch (error) {
     const key = error.name === "NotAllowedError" ? "check.denied" : error.status === 503 ? "check.busy" : "check.failed";

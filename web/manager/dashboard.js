@@ -104,9 +104,9 @@ function filterForm(state, options, onApply) {
 }
 
 function planningForm(state, onApply) {
-  const level = el("input", { type: "number", name: "service_level", min: "1", max: "99", step: "1", required: true,
+  const level = el("input", { type: "number", name: "service_level", min: "50", max: "99", step: "1", required: true,
     value: String(Math.round(state.serviceLevel * 100)), "aria-describedby": "plan-hint" });
-  const seconds = el("input", { type: "number", name: "answer_seconds", min: "1", max: "3600", step: "1",
+  const seconds = el("input", { type: "number", name: "answer_seconds", min: "5", max: "600", step: "1",
     required: true, value: String(state.answerSeconds), "aria-describedby": "plan-hint" });
   const form = el("form", { id: "planning-target", class: "row" },
     field("p-level", "manager.service_level", level),

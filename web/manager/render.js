@@ -6,10 +6,26 @@ const SHARES = new Set(["fill_rate", "unmet_share", "problem_share", "change_pct
 const LABELS = new Set(["language", "language_name", "office", "office_kind", "district", "purpose", "mode", "media",
   "month", "week", "weekday_hour", "text", "interpreter_name", "label"]);
 
-/** The text of one cell: shares as percent, numbers in the UI locale, missing values as a dash. */
+const MONTH = /^\d{4}-\d{2}$/;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const tag = () => (currentLocale() === "de" ? "de-DE" : "en-GB");
+
+/** "2026-08" → "August 2026" / "Aug 2026"; "2025-11-29" → "29.11.2025" / "29 Nov 2025" (the page's locale). */
+export function formatDateText(value) {
+  if (MONTH.test(value)) {
+    return new Intl.DateTimeFormat(tag(), { month: "short", year: "numeric", timeZone: "UTC" }).format(new Date(`${value}-01T00:00:00Z`));
+  }
+  if (DAY.test(value)) {
+    return new Intl.DateTimeFormat(tag(), { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${value}T00:00:00Z`));
+  }
+  return value;
+}
+
+/** The text of one cell: shares as percent, numbers and dates in the UI locale, missing values as a dash. */
 export function formatCell(column, value) {
   if (value === null || value === undefined || value === "") return "–";
   if (typeof value === "string" && value.startsWith("<")) return value; // a suppressed small count
+  if (typeof value === "string") return formatDateText(value);
   if (typeof value !== "number") return String(value);
   if (SHARES.has(column)) {
     const tag = currentLocale() === "de" ? "de-DE" : "en-GB";
@@ -34,6 +50,7 @@ export function table({ id, caption, columns, rows, total = null, rowHeader = co
     const value = isTotal && c === rowHeader ? t("manager.total") : row[c];
     const attrs = { class: LABELS.has(c) ? "" : "num", "data-col": c };
     if (typeof row[c] === "number" || row[c] === null) attrs["data-value"] = row[c] === null ? "" : String(row[c]);
+    else if (typeof row[c] === "string" && row[c] !== formatCell(c, row[c])) attrs["data-value"] = row[c];  // the raw date
     return c === rowHeader ? el("th", { ...attrs, scope: "row" }, formatCell(c, value)) : el("td", attrs, formatCell(c, value));
   }));
   const body = rows.length
@@ -63,7 +80,15 @@ export function loadPlotly() {
 /** Draw a figure the server built (data + layout) into `node`: zoom, hover and legend toggles work. */
 export async function plot(node, figure) {
   const Plotly = await loadPlotly();
-  const layout = { ...figure.layout, autosize: true, height: 360, font: { size: 13, color: "#1b1f24" } };
+  const layout = { ...figure.layout, autosize: true, height: 360, font: { size: 13, color: "#1b1f24" },
+    separators: currentLocale() === "de" ? ",." : ".," };
+  // A monthly series: ticks and hover show months, never a time of day at the month's edge.
+  const monthly = (x) => typeof x === "string" && /^\d{4}-\d{2}(-01([ T]00:00(:00)?)?)?$/.test(x);
+  const months = figure.data.some((trace) => (trace.x || []).length > 0 && (trace.x || []).every(monthly));
+  if (months) {
+    const format = currentLocale() === "de" ? "%m.%Y" : "%b %Y";
+    layout.xaxis = { ...(figure.layout?.xaxis || {}), type: "date", tickformat: format, hoverformat: format, dtick: "M1" };
+  }
   await Plotly.react(node, figure.data, layout, {
     responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"],
   });
