@@ -43,16 +43,16 @@ def serve(port: int, redis_url: str) -> None:
     import uvicorn
     from fastapi import FastAPI
 
+    from broker.rtc.views import get_hub, router
     from signaling.cluster import ClusterHub
     from signaling.redis_backplane import RedisBackplane
-    from signaling.views import router
     from tests.signaling.conftest import authenticate, make_settings
 
     settings = make_settings(secret_key=SECRET, rejoin_grace_seconds=60.0)
     hub = ClusterHub(settings=settings, backplane=RedisBackplane(redis_url), authenticate=authenticate)
     app = FastAPI()
     app.include_router(router)
-    app.state.hub = hub
+    app.dependency_overrides[get_hub] = lambda: hub
 
     @app.post("/open/{room_id}")
     async def open_room(room_id: str) -> dict[str, str]:
@@ -117,7 +117,7 @@ def token(room: str, role: str, user: int) -> str:
 async def failover_once(run: int, redis_url: str, b_port: int) -> float:
     import httpx
 
-    from signaling.peer import Participant
+    from signaling.client.peer import Participant
     from tests.conftest import free_port
 
     a_port = free_port()
@@ -274,7 +274,7 @@ async def reconnect_storm(b_port: int, sockets: int, concurrency: int = 200) -> 
     from websockets.asyncio.client import connect
 
     from broker.config import Settings
-    from signaling.presence import storm_grace
+    from signaling.online import storm_grace
 
     gate = asyncio.Semaphore(concurrency)  # a crowd of browsers, not one client with 3,000 handshakes in flight
     opened: list[Any] = []

@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.auth.deps import SessionDep, allow
+from broker.auth.deps import allow
 from broker.config import Settings
+from broker.deps import SessionDep, settings_of
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.params import Text
@@ -111,7 +112,7 @@ def planning_params(
         target_service_level=service_level,
         answer_seconds=answer_seconds,
         max_occupancy=max_occupancy,
-        wrap_up_seconds=request.app.state.settings.wrap_up_seconds,
+        wrap_up_seconds=settings_of(request).wrap_up_seconds,
     )
 
 
@@ -126,12 +127,12 @@ async def _in_worker(
     """Check the filters here (a clean 404/422), then compute the report in a worker process."""
     await service.validate_filters(db=db, filters=filters)
     await db.close()  # the worker reads on its own connection: hand this one back (SQLite has one)
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     return await offload.run_report(settings, report, filters=filters, **kwargs)
 
 
 def _min_count(request: Request, suppress: bool) -> int:
-    return int(request.app.state.settings.report_min_cell_count) if suppress else 0
+    return int(settings_of(request).report_min_cell_count) if suppress else 0
 
 
 def _download(name: str, fmt: Format, header: list[str], rows: Iterable[dict[str, Any]]) -> StreamingResponse:
@@ -270,7 +271,7 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
     """Download the open-data table (month × district × office kind × language) for whole completed months."""
     period = opendata.published_period(filters, datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date())
-    min_count = max(int(request.app.state.settings.report_min_cell_count), 1)
+    min_count = max(int(settings_of(request).report_min_cell_count), 1)
     # Secondary suppression is CPU work: computed in a report worker, like planning.
     rows = await _in_worker(request, db, opendata.open_data_rows, filters=period, min_count=min_count)
     return StreamingResponse(
