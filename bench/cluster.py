@@ -11,6 +11,8 @@ Everything on loopback with child processes this script starts and stops itself:
 failover_reconnect_ms  SIGKILL of the counter's instance → media flowing again on the other (p50 of 10)
 cross_instance_relay_p99_ms  relay A → Redis → B at 1,000 messages/s for 5 s
 scheduler_takeover_s   SIGKILL of the lease holder → the other instance holds the lease (median of 3)
+`--faults [N]` instead: reconnect_storm_s (N sockets, default 3,000, reconnecting at once to one
+instance until the last `welcome`), the grace a survivor gives that crowd, and the takeover.
 The last line is one JSON object.
 """
 
@@ -41,16 +43,16 @@ def serve(port: int, redis_url: str) -> None:
     import uvicorn
     from fastapi import FastAPI
 
+    from broker.rtc.views import get_hub, router
     from signaling.cluster import ClusterHub
     from signaling.redis_backplane import RedisBackplane
-    from signaling.views import router
     from tests.signaling.conftest import authenticate, make_settings
 
     settings = make_settings(secret_key=SECRET, rejoin_grace_seconds=60.0)
     hub = ClusterHub(settings=settings, backplane=RedisBackplane(redis_url), authenticate=authenticate)
     app = FastAPI()
     app.include_router(router)
-    app.state.hub = hub
+    app.dependency_overrides[get_hub] = lambda: hub
 
     @app.post("/open/{room_id}")
     async def open_room(room_id: str) -> dict[str, str]:
@@ -115,7 +117,7 @@ def token(room: str, role: str, user: int) -> str:
 async def failover_once(run: int, redis_url: str, b_port: int) -> float:
     import httpx
 
-    from signaling.peer import Participant
+    from signaling.client.peer import Participant
     from tests.conftest import free_port
 
     a_port = free_port()
@@ -264,6 +266,60 @@ async def scheduler_takeover(redis_url: str) -> float | None:
     return round(statistics.median(times), 2)
 
 
+async def reconnect_storm(b_port: int, sockets: int, concurrency: int = 200) -> dict[str, float]:
+    """`sockets` users reconnect at once to one instance (as after a failover): seconds until the
+    last one has its `welcome`, and the presence grace the survivor gives them (signaling/presence.py)."""
+    import json as _json
+
+    from websockets.asyncio.client import connect
+
+    from broker.config import Settings
+    from signaling.online import storm_grace
+
+    gate = asyncio.Semaphore(concurrency)  # a crowd of browsers, not one client with 3,000 handshakes in flight
+    opened: list[Any] = []
+
+    async def one(user: int) -> None:
+        async with gate:
+            ws = await connect(f"ws://127.0.0.1:{b_port}/ws?user={user}", compression=None, open_timeout=60)
+            await ws.send(_json.dumps({"type": "hello", "version": 1}))
+            while _json.loads(await ws.recv())["type"] != "welcome":
+                pass
+            opened.append(ws)
+
+    started = time.perf_counter()
+    async with asyncio.timeout(300):
+        await asyncio.gather(*(one(10_000 + i) for i in range(sockets)))
+    seconds = time.perf_counter() - started
+    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+    defaults = Settings(_env_file=None)
+    grace = storm_grace(defaults.presence_grace_seconds, sockets, defaults.reconnect_rate_per_second)
+    print(f"reconnect storm: {sockets} sockets in {seconds:.1f} s; survivor's grace for them {grace:.0f} s", flush=True)
+    return {"reconnect_storm_sockets": sockets, "reconnect_storm_s": round(seconds, 1),
+            "reconnect_storm_grace_s": round(grace, 1)}
+
+
+async def faults(sockets: int) -> None:
+    """`--faults [N]`: only the figures issue 11 names: lease takeover and a reconnect storm."""
+    from tests.cluster.conftest import RedisServer
+    from tests.conftest import free_port
+
+    redis = RedisServer(free_port())
+    redis.start()
+    b_port = free_port()
+    b = start_instance(b_port, redis.url)
+    figures: dict[str, Any] = {}
+    try:
+        await wait_http(f"http://127.0.0.1:{b_port}/docs")
+        figures.update(await reconnect_storm(b_port, sockets))
+        figures["scheduler_takeover_s"] = await scheduler_takeover(redis.url)
+        figures["scheduler_lease_s"] = 3.0
+    finally:
+        b.stop()
+        redis.stop()
+    print(json.dumps(figures))
+
+
 async def main() -> None:
     from tests.cluster.conftest import RedisServer
     from tests.conftest import free_port
@@ -294,5 +350,7 @@ async def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         serve(int(sys.argv[2]), sys.argv[3])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--faults":
+        asyncio.run(faults(int(sys.argv[2]) if len(sys.argv) > 2 else 3000))
     else:
         asyncio.run(main())

@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import broker.models  # noqa: E402, F401 - every mapper, for relationship resolution
 from broker.config import Settings  # noqa: E402
 from broker.database import make_engine, make_sessionmaker  # noqa: E402
+from broker.demo.history import LANGUAGE_WEIGHTS, Dimensions, iter_ledger_rows  # noqa: E402
 from broker.enums import OfficeKind  # noqa: E402
 from broker.ledger.models import LedgerEntry  # noqa: E402
 from broker.migrate import upgrade  # noqa: E402
 from broker.report import export, planning, service  # noqa: E402
-from broker.report.history import LANGUAGE_WEIGHTS, Dimensions, iter_ledger_rows  # noqa: E402
 from broker.report.schemas import Grouping, PlanningParams, ReportFilters  # noqa: E402
 
 # Every ledger column but the generated id, in table order (COPY and INSERT use this list).

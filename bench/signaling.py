@@ -48,11 +48,11 @@ def serve_signaling(rooms: int, call_rooms: int, ws_impl: str) -> None:
     from starlette.websockets import WebSocket
 
     from broker.config import Settings
+    from broker.rtc.views import get_hub, router
     from signaling.backplane import InMemoryBackplane
     from signaling.hub import Hub
     from signaling.principal import Principal
-    from signaling.views import router
-    from signaling.wiring import tune_gc
+    from signaling.tuning import tune_gc
 
     async def authenticate(ws: WebSocket) -> Principal | None:
         user = ws.query_params.get("user")
@@ -64,7 +64,7 @@ def serve_signaling(rooms: int, call_rooms: int, ws_impl: str) -> None:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        app.state.hub = hub
+        app.dependency_overrides[get_hub] = lambda: hub
         await hub.start()
         for i in range(rooms):
             hub.open_room(f"room-{i}", expires_at=datetime.now(UTC) + timedelta(hours=1))
@@ -289,7 +289,7 @@ def relay_frame(to: str) -> str:
 
 async def call_setup_pairs(port: int, calls: int) -> list[float]:
     """Join to ICE connected for `calls` fresh two-party aiortc calls through the server."""
-    from signaling.peer import Participant
+    from signaling.client.peer import Participant
     from signaling.tokens import issue_join_token
 
     url = f"ws://127.0.0.1:{port}/ws"

@@ -4,18 +4,15 @@ from fastapi import APIRouter
 
 from broker.auth.views import router as auth_router
 from broker.booking.views import router as booking_router
-from broker.health import router as health_router
-from broker.interpreter.status_views import router as interpreter_status_router
 from broker.interpreter.views import router as interpreter_router
 from broker.language.views import router as language_router
 from broker.notification.views import router as notification_router
 from broker.office.views import router as office_router
+from broker.ops.health import router as health_router
 from broker.ops.views import router as ops_router
 from broker.report.views import assets_router as report_assets_router
 from broker.report.views import router as report_router
-from broker.request.offer_views import router as offer_router
 from broker.request.views import router as request_router
-from broker.request.views import tiers_router as language_tiers_router
 from broker.user.views import router as user_router
 
 ROUTERS: list[APIRouter] = [
@@ -29,9 +26,6 @@ ROUTERS: list[APIRouter] = [
     report_router,
     report_assets_router,
     request_router,
-    offer_router,
-    interpreter_status_router,
-    language_tiers_router,
     notification_router,
     booking_router,
 ]

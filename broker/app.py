@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,8 +19,9 @@ from broker import apidocs
 from broker.api import ROUTERS
 from broker.auth import security as auth_security
 from broker.auth import throttle as auth_throttle
+from broker.booking import scheduled as booking_scheduled
 from broker.config import Settings, get_settings
-from broker.database import make_engine, make_sessionmaker
+from broker.database import make_engine
 from broker.errors import (
     DATABASE_ERRORS,
     DomainError,
@@ -28,42 +30,58 @@ from broker.errors import (
     http_error_handler,
     validation_error_handler,
 )
-from broker.interpreter.liveness import start_liveness
+from broker.interpreter import liveness as interpreter_liveness
+from broker.live.runtime import Runtime
 from broker.notification import sender as notification_sender
 from broker.ops import runtime as ops_runtime
-from broker.request.wiring import start_dispatch
-from broker.scheduler.setup import start_scheduler, stop_scheduler
-from signaling.views import router as signaling_router
-from signaling.wiring import start_hub
+from broker.ops.headers import SecurityHeaders
+from broker.request import scheduled as request_scheduled
+from broker.retention import scheduled as retention_scheduled
+from broker.rtc import hub as rtc_hub
+from broker.rtc.views import router as rtc_router
+from broker.scheduler import setup as scheduler_setup
+
+
+class Background(Protocol):
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self, runtime: Runtime) -> None: ...
+
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
+# Areas with background work, in start order (stopped in reverse): each has `start(runtime)`
+# and `stop(runtime)`. The hub comes first (effects are published to it), the scheduler
+# before the areas that put jobs on it.
+BACKGROUND: tuple[Background, ...] = (
+    rtc_hub,  # signalling: WebSocket hub, rooms, presence (broker/rtc/hub.py)
+    request_scheduled,  # on-demand dispatch loop, presence, replay (broker/request/scheduled.py)
+    interpreter_liveness,  # several instances: heartbeat, ghosts go offline (broker/interpreter/liveness.py)
+    notification_sender,  # e-mail outbox delivery loop (broker/notification/sender.py)
+    scheduler_setup,  # timed jobs; one active process via a lease (broker/scheduler/setup.py)
+    booking_scheduled,  # bookings' reminders, room opening, no-show checks
+    retention_scheduled,  # the daily deletion of old operational data
+    ops_runtime,  # JSON logs, drain on SIGTERM (broker/ops/runtime.py)
+)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = make_engine(settings)
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    hub = await start_hub(app)  # signalling: WebSocket hub, rooms, presence (signaling/wiring.py)
-    dispatcher = await start_dispatch(app)  # on-demand dispatch loop, presence, replay (broker/request/wiring.py)
-    liveness = start_liveness(app)  # several instances: heartbeat, ghosts go offline (broker/interpreter)
-    # e-mail outbox delivery loop (broker/notification/sender.py); None when background work is off
-    outbox = notification_sender.start(sessionmaker=app.state.sessionmaker, settings=settings)
-    await start_scheduler(app)  # bookings' timed jobs; one active process via a lease (broker/scheduler)
-    await ops_runtime.start(app)  # JSON logs, drain on SIGTERM, daily retention job (broker/ops)
+    runtime = Runtime(settings=settings, engine=make_engine(settings), ops=ops_runtime.ops_of(app))
+    app.state.runtime = runtime
+    started: list[Background] = []
     try:
+        for area in BACKGROUND:
+            await area.start(runtime)
+            started.append(area)
         yield
     finally:
-        await ops_runtime.stop(app)
-        await stop_scheduler(app)
-        await notification_sender.stop(outbox)
-        if liveness is not None:
-            await liveness.stop()
-        await dispatcher.stop()
-        await hub.stop()  # closes every socket and echo peer at once
-        await engine.dispose()
+        for area in reversed(started):
+            await area.stop(runtime)
+        await runtime.engine.dispose()
 
 
 def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
@@ -95,9 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.settings = settings
+    app.state.settings = settings  # what the lifespan builds the runtime from (`app.state.runtime`)
     auth_security.configure(settings.password_hash_threads)
     app.state.login_gate = auth_throttle.Gate()  # sign-ins for one counter queue without a connection
+    app.add_middleware(SecurityHeaders)  # nosniff, no referrer, camera/microphone for self only
     ops_runtime.install(app)  # drain middleware and the per-app metrics registry (broker/ops)
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
@@ -107,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     apidocs.install(app, settings)
-    app.include_router(signaling_router)  # /ws and /api/rtc/* (signaling/views.py)
+    app.include_router(rtc_router)  # /ws and /api/rtc/* (broker/rtc/views.py)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

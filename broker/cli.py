@@ -96,7 +96,7 @@ def demo(
                     summary = await seed(db, progress=lambda _label, _done, _total: bar.update(1))
                 await db.commit()
                 if history > 0:
-                    from broker.report.history import generate_history
+                    from broker.demo.history import generate_history
 
                     label = f"Generating {history} months of history"
                     with typer.progressbar(length=history, label=label) as bar:
@@ -175,8 +175,8 @@ def user_add(
     typer.echo(f"Created {role.value} '{username}' (id {user_id}).")
 
 
-# Signalling: `videodolmetschen probe`, a headless test participant (signaling/cli.py).
-from signaling.cli import probe as signaling_probe  # noqa: E402
+# Signalling: `videodolmetschen probe`, a headless test participant (signaling/client/cli.py).
+from signaling.client.cli import probe as signaling_probe  # noqa: E402
 
 app.command("probe")(signaling_probe)
 

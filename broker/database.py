@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from broker.config import Settings
+from broker.live.unit import Outlet, session_options
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -26,6 +26,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table(model: type[Any]) -> Table:
+    """A mapped class's Table, typed for Core statements (the hot paths skip the ORM flush)."""
+    return cast(Table, model.__table__)
 
 
 def utcnow() -> datetime:
@@ -110,10 +115,6 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool = False) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        yield session
+def make_sessionmaker(engine: AsyncEngine, outlet: Outlet | None = None) -> async_sessionmaker[AsyncSession]:
+    """Live sessions (`broker.live.unit`): their commit publishes to `outlet` what they recorded."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, **session_options(outlet))

@@ -103,17 +103,6 @@ class RequestStatus(StrEnum):
     ESCALATED = "escalated"
 
 
-FINAL_REQUEST_STATUSES = frozenset(
-    {
-        RequestStatus.COMPLETED,
-        RequestStatus.CANCELLED,
-        RequestStatus.UNFILLED,
-        RequestStatus.FAILED,
-        RequestStatus.NO_SHOW,
-    }
-)
-
-
 class OfferStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"

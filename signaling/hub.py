@@ -22,7 +22,7 @@ from signaling import protocol as p
 from signaling.backplane import Backplane
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SIGNED_OUT, CLOSE_SILENT, CLOSE_SLOW, Connection
 from signaling.echo import EchoPeers
-from signaling.presence import Presence, storm_grace
+from signaling.online import Presence, storm_grace
 from signaling.principal import Principal
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import Room, RoomError, Seat

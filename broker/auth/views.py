@@ -4,20 +4,20 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from broker.auth import service as auth_service
 from broker.auth import throttle
-from broker.auth.deps import (
-    EVERY_ROLE,
-    SESSION_COOKIE,
-    CurrentUser,
-    SessionDep,
-    allow,
-    current_session_id,
-    public,
-    token_from_request,
-)
+from broker.auth.deps import EVERY_ROLE, allow, public
 from broker.auth.schemas import LoginIn, TokenRead
 from broker.auth.security import verify_password_async
 from broker.config import Settings
 from broker.database import utcnow
+from broker.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    SessionDep,
+    current_session_id,
+    runtime_of,
+    settings_of,
+    token_from_request,
+)
 from broker.errors import COMMON_RESPONSES, CodedHTTPException
 from broker.user.models import User
 from broker.user.schemas import UserRead
@@ -36,9 +36,9 @@ def client_address(request: Request) -> str:
 
 async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
     """Throttle, then verify off the event loop, holding no database connection meanwhile."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     keys = throttle.keys_for(username=login_in.username, source=client_address(request))
-    gate: throttle.Gate = request.app.state.login_gate
+    gate: throttle.Gate = request.app.state.login_gate  # per app, made in create_app
     async with gate.hold(keys):
         wait = await throttle.admit(db=db, keys=keys, settings=settings, now=utcnow())
         if wait:
@@ -71,7 +71,7 @@ async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
 @router.post("/login", response_model=UserRead, dependencies=[Depends(public)])
 async def login(login_in: LoginIn, request: Request, response: Response, db: SessionDep) -> User:
     """Sign in a browser: sets an HttpOnly, SameSite session cookie."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     user = await _login(request, db, login_in)
     token = await auth_service.start_session(db=db, user=user, kind="cookie", hours=settings.session_hours)
     await db.commit()
@@ -90,7 +90,7 @@ async def login(login_in: LoginIn, request: Request, response: Response, db: Ses
 @router.post("/token", response_model=TokenRead, dependencies=[Depends(public)])
 async def token(login_in: LoginIn, request: Request, db: SessionDep) -> TokenRead:
     """Sign in an API client: returns a bearer token."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     user = await _login(request, db, login_in)
     value = await auth_service.start_session(db=db, user=user, kind="bearer", hours=settings.session_hours)
     await db.commit()
@@ -105,7 +105,7 @@ async def logout(request: Request, response: Response, db: SessionDep, user: Cur
     if token_value := token_from_request(request):
         await auth_service.end_session(db=db, token=token_value)
         await db.commit()
-    if (hub := getattr(request.app.state, "hub", None)) is not None:
+    if (hub := runtime_of(request).hub) is not None:
         await hub.sign_out(user.id, current_session_id(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 

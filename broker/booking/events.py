@@ -1,8 +1,8 @@
 """Booking events: what happened to a booking, for whom.
 
-`emit` runs the registered listeners inside the caller's transaction (the e-mail outbox hooks
-in here, so a mail exists if and only if its change committed) and records a realtime note
-for each recipient, which `broker.request.realtime.commit` publishes after the commit.
+`emit` writes the e-mail outbox rows inside the caller's transaction (so a mail exists if
+and only if its change committed) and records a realtime note for each recipient, which the
+session's commit publishes (`broker.live.unit`).
 
 Kinds follow `broker.notification.kinds.Kind` where one exists; `booking_room_open` is
 realtime only. Every payload carries the booking's version (the iCalendar SEQUENCE) and status,
@@ -11,14 +11,14 @@ and the event says whose calendar holds the booking, so only those recipients ge
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.notification.hooks import on_booking_event
-from broker.request import realtime
+from broker.live import effects
+from broker.notification import hooks as notification_hooks
 from broker.request.models import InterpretingRequest
 
 BOOKING_ASSIGNED = "booking_assigned"  # to the interpreter: please confirm
@@ -46,21 +46,6 @@ class BookingEvent:
     calendar: frozenset[int] = frozenset()
 
 
-Listener = Callable[[AsyncSession, BookingEvent], Awaitable[None]]
-_listeners: list[Listener] = []
-
-
-def add_listener(listener: Listener) -> None:
-    """Call `listener(db, event)` inside the transaction of every booking event."""
-    if listener not in _listeners:
-        _listeners.append(listener)
-
-
-def remove_listener(listener: Listener) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
-
-
 def payload_of(booking: InterpretingRequest) -> dict[str, Any]:
     return {"booking_id": booking.id, "office_id": booking.office_id,
             "language_code": booking.language_code, "purpose": booking.purpose,
@@ -76,15 +61,11 @@ async def emit(db: AsyncSession, kind: str, booking: InterpretingRequest, recipi
     holders = frozenset(users if calendar is None else (uid for uid in calendar if uid is not None))
     event = BookingEvent(kind=kind, booking_id=booking.id, recipients=users, payload=payload_of(booking),
                          extra=extra or {}, dedupe_key=dedupe_key, calendar=holders)
-    for listener in list(_listeners):
-        await listener(db, event)
+    await notification_hooks.on_booking_event(db, event)  # e-mail outbox rows, same transaction
     wire = {key: value.isoformat() if hasattr(value, "isoformat") else value
             for key, value in event.payload.items()}
     for user_id in users:
-        realtime.notify(db, user_id, {"type": "booking", "kind": kind, "status": booking.status.value,
+        effects.notify(db, user_id, {"type": "booking", "kind": kind, "status": booking.status.value,
                                       "interpreter_id": booking.interpreter_id, **wire, **event.extra})
     return event
 
-
-# E-mail: every event with a notification kind becomes outbox rows in the same transaction.
-add_listener(on_booking_event)

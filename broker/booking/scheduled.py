@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +27,9 @@ from broker.booking.models import BookingJobRun
 from broker.config import Settings
 from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus
-from broker.request import realtime
+from broker.live.runtime import Runtime
+from broker.live.unit import bind
+from broker.request import lifecycle
 from broker.request.models import InterpretingRequest
 from broker.scheduler.runner import Scheduler, current_runtime
 
@@ -94,6 +95,7 @@ def booking_job(job: Job) -> Callable[[Body], Callable[[int], Awaitable[None]]]:
         async def run(booking_id: int) -> None:
             runtime = current_runtime()
             async with runtime.sessionmaker() as db:
+                bind(db, runtime.outlet)
                 try:
                     booking = await booking_service.get(db=db, booking_id=booking_id, for_update=True)
                     if booking is None or not await _claim(db, booking_id, job):
@@ -101,10 +103,9 @@ def booking_job(job: Job) -> Callable[[Body], Callable[[int], Awaitable[None]]]:
                         log.info("booking %s: %s already ran or booking gone", booking_id, job.value)
                         return
                     acted = await body(db, booking, runtime.settings)
-                    await realtime.commit(db, runtime.services["realtime"](), runtime.services["wake"]())
+                    await db.commit()
                 except Exception:
                     await db.rollback()
-                    realtime.discard(db)
                     log.exception("booking %s: job %s failed", booking_id, job.value)
                     raise
             log.info("booking %s: %s ran (%s)", booking_id, job.value, "acted" if acted else "nothing to do")
@@ -159,7 +160,7 @@ class BookingJobs:
     def __init__(self, scheduler: Scheduler, plan: JobPlan) -> None:
         self.scheduler = scheduler
         self.plan = plan
-        scheduler.on_leader.append(self.reconcile)
+        scheduler.add_leader_hook(self.reconcile)
 
     async def schedule(self, booking_id: int, start: datetime, *, done: frozenset[Job] = frozenset()) -> None:
         for job, when in self.plan.run_times(start, now=utcnow()).items():
@@ -176,7 +177,7 @@ class BookingJobs:
         async with self.scheduler.sessionmaker() as db:
             bookings = (await db.execute(select(InterpretingRequest.id, InterpretingRequest.scheduled_start).where(
                 InterpretingRequest.mode == RequestMode.BOOKED,
-                InterpretingRequest.status.in_(booking_service.ACTIVE)))).all()
+                InterpretingRequest.status.in_(lifecycle.BOOKING_ACTIVE)))).all()
             ran: dict[int, set[Job]] = {}
             for request_id, name in (await db.execute(select(BookingJobRun.request_id, BookingJobRun.job).where(
                     BookingJobRun.request_id.in_([b[0] for b in bookings])))).all():
@@ -192,13 +193,11 @@ class BookingJobs:
         log.info("scheduler: %d active bookings, jobs re-created for %d", len(bookings), added)
 
 
-def services_from(state: Any) -> dict[str, Callable[[], Any]]:
-    """Late-bound access to the app's hub and dispatcher for jobs (either may start later)."""
-    def hub() -> Any:
-        return getattr(state, "hub", None) or realtime.NullRealtime()
+async def start(runtime: Runtime) -> None:
+    """Keep the bookings' jobs on this process's scheduler (when it runs one)."""
+    if runtime.scheduler is not None:
+        runtime.booking_jobs = BookingJobs(runtime.scheduler, JobPlan.from_settings(runtime.settings))
 
-    def wake() -> Any:
-        dispatcher = getattr(state, "dispatcher", None)
-        return dispatcher.wake if dispatcher is not None else None
 
-    return {"realtime": hub, "wake": wake}
+async def stop(runtime: Runtime) -> None:
+    runtime.booking_jobs = None

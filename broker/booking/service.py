@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +28,13 @@ from broker.enums import LedgerOutcome, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
 from broker.language import service as language_service
 from broker.ledger import service as ledger_service
+from broker.request import lifecycle
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest
 from broker.user.models import User
 
 EXCLUSION_CONSTRAINT = "ex_requests_no_double_booking"
-ACTIVE = (RequestStatus.REQUESTED, RequestStatus.ASSIGNED, RequestStatus.OPEN)
+ACTIVE = lifecycle.BOOKING_ACTIVE
 T = TypeVar("T")
 NOT_FOUND = "Termin nicht gefunden. / Booking not found."
 
@@ -132,17 +133,21 @@ async def _pick(*, db: AsyncSession, booking: InterpretingRequest, exclude: set[
     return None
 
 
-async def _guarded(db: AsyncSession, booking: InterpretingRequest, step: Callable[[], Awaitable[T]]) -> T:
-    """Run a write in a savepoint; the PostgreSQL exclusion constraint becomes the usual 409."""
+async def _guarded(db: AsyncSession, booking: InterpretingRequest, step: Callable[[], Awaitable[T]],
+                   interpreter_id: int | None = None) -> T:
+    """Run a write in a savepoint; the PostgreSQL exclusion constraint becomes the usual 409.
+
+    `interpreter_id`: the one the write assigns (default: the booking's)."""
     try:
         async with db.begin_nested():
             return await step()
     except IntegrityError as exc:
         if EXCLUSION_CONSTRAINT not in str(exc.orig):
             raise
-        assert booking.interpreter_id is not None and booking.scheduled_start and booking.scheduled_end
+        interpreter_id = interpreter_id or booking.interpreter_id
+        assert interpreter_id is not None and booking.scheduled_start and booking.scheduled_end
         start, end = booking.scheduled_start, booking.scheduled_end
-        conflict = await availability.find_conflict(db=db, interpreter_id=booking.interpreter_id,
+        conflict = await availability.find_conflict(db=db, interpreter_id=interpreter_id,
                                                     start=start, end=end, exclude_id=booking.id)
         raise _slot_error(availability.booked_conflict(conflict) if conflict else availability.Unavailable(
             "booked", "Die Dolmetscher:in ist zu dieser Zeit bereits gebucht. / "
@@ -188,17 +193,7 @@ async def create(*, db: AsyncSession, booking_in: BookingCreate, caseworker: Use
 async def _transition(db: AsyncSession, booking: InterpretingRequest, expected: tuple[RequestStatus, ...],
                       **values: Any) -> bool:
     """Move the booking on only if it is still in an expected status (and its version)."""
-    result = await db.execute(
-        update(InterpretingRequest)
-        .where(InterpretingRequest.id == booking.id, InterpretingRequest.status.in_(expected),
-               InterpretingRequest.version == booking.version)
-        .values(version=InterpretingRequest.version + 1, **values)
-        .execution_options(synchronize_session=False))
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return False
-    await db.refresh(booking)
-    return True
+    return await request_service.move(db, booking, expected=expected, **values)
 
 
 def _state_conflict(booking: InterpretingRequest) -> Conflict:
@@ -274,10 +269,10 @@ async def release(*, db: AsyncSession, booking: InterpretingRequest, interpreter
                                object_id=booking.id, details={"late": late})
     await events.emit(db, events.BOOKING_DECLINED, booking, [interpreter.id])
     holds = await _caseworker_holds(db, booking)
-    booking.interpreter_id = await _pick(db=db, booking=booking, exclude=declined)
-    if booking.interpreter_id is not None:
-        booking.version += 1  # a new assignee: later mails and the feed must read as newer
-    await _guarded(db, booking, db.flush)
+    picked = await _pick(db=db, booking=booking, exclude=declined)
+    if picked is not None:  # a new assignee: the version goes up, so later mails and the feed read as newer
+        await _guarded(db, booking, lambda: request_service.move(db, booking, interpreter_id=picked),
+                       interpreter_id=picked)
     if booking.interpreter_id is not None:
         await events.emit(db, events.BOOKING_ASSIGNED, booking, [booking.interpreter_id])
         if confirmed:

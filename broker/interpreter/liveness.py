@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.config import Settings
 from broker.database import utcnow
 from broker.interpreter.models import InterpreterProfile
+from broker.live.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +108,17 @@ class Liveness:
             await asyncio.sleep(self.beat)
 
 
-def start_liveness(app: Any) -> Liveness | None:
+async def start(runtime: Runtime) -> None:
     """With several instances (Redis configured): heartbeat and sweep in this process."""
-    settings: Settings = app.state.settings
-    hub = getattr(app.state, "hub", None)
-    dispatcher = getattr(app.state, "dispatcher", None)
-    if not settings.redis_url or hub is None or dispatcher is None:
-        return None  # one instance forgets all presence at start-up instead (Dispatcher.recover)
-    liveness = Liveness(sessionmaker=app.state.sessionmaker, settings=settings, hub=hub,
-                        gone=dispatcher.presence_changed)
+    settings = runtime.settings
+    if not settings.redis_url or runtime.hub is None or runtime.dispatcher is None:
+        return  # one instance forgets all presence at start-up instead (Dispatcher.recover)
+    liveness = Liveness(sessionmaker=runtime.sessionmaker, settings=settings, hub=runtime.hub,
+                        gone=runtime.dispatcher.presence_changed)
     liveness.start()
-    return liveness
+    runtime.liveness = liveness
+
+
+async def stop(runtime: Runtime) -> None:
+    if runtime.liveness is not None:
+        await runtime.liveness.stop()

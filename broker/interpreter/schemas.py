@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -103,3 +104,28 @@ class AbsenceRead(BaseModel):
     starts_at: datetime
     ends_at: datetime
     note: str | None
+
+
+class StatusChoice(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+
+
+class StatusUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: StatusChoice
+
+
+class StatusRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    status: InterpreterStatus
+    online: bool
+    wants_offers: bool
+    missed_offers: int
+    minutes_since_break: int
+    max_session_minutes: int
+    idle_since: datetime | None
+    status_changed_at: datetime

@@ -1,13 +1,18 @@
+"""Routes for interpreter profiles (`/api/interpreters`) and an interpreter's own status (`/api/interpreter`)."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from broker.auth.deps import CurrentUser, SessionDep, allow
+from broker.auth.deps import allow
+from broker.database import utcnow
+from broker.deps import CurrentUser, SessionDep, SettingsDep
 from broker.enums import InterpreterStatus, Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.interpreter import service as interpreter_service
+from broker.interpreter import status as interpreter_status
 from broker.interpreter.models import Absence, AvailabilityWindow, InterpreterProfile
 from broker.interpreter.schemas import (
     AbsenceCreate,
@@ -15,14 +20,18 @@ from broker.interpreter.schemas import (
     AvailabilityPut,
     ProfileRead,
     ProfileUpdate,
+    StatusRead,
+    StatusUpdate,
     WindowRead,
 )
 from broker.language.schemas import LANGUAGE_CODE
 from broker.params import IdPath, Page, PageParams, page_params, paginate
 from broker.user.models import User
 
-router = APIRouter(prefix="/api/interpreters", tags=["interpreters"], responses=COMMON_RESPONSES)
+router = APIRouter(prefix="/api", tags=["interpreters"], responses=COMMON_RESPONSES)
 SELF_OR_ADMIN = allow(Role.ADMIN, Role.INTERPRETER)
+INTERPRETER = allow(Role.INTERPRETER)
+NO_PROFILE = "Kein Dolmetscher:innen-Profil. / No interpreter profile."
 
 
 async def _profile(db: SessionDep, current: User, interpreter_id: int) -> InterpreterProfile:
@@ -35,7 +44,7 @@ async def _profile(db: SessionDep, current: User, interpreter_id: int) -> Interp
     return profile
 
 
-@router.get("", response_model=Page[ProfileRead], dependencies=[Depends(allow(Role.ADMIN, Role.MANAGER))])
+@router.get("/interpreters", response_model=Page[ProfileRead], dependencies=[Depends(allow(Role.ADMIN, Role.MANAGER))])
 async def list_interpreters(
     db: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
@@ -48,13 +57,13 @@ async def list_interpreters(
                 limit=page.limit, offset=page.offset)
 
 
-@router.get("/{interpreter_id}", response_model=ProfileRead, dependencies=[Depends(SELF_OR_ADMIN)])
+@router.get("/interpreters/{interpreter_id}", response_model=ProfileRead, dependencies=[Depends(SELF_OR_ADMIN)])
 async def get_interpreter(interpreter_id: IdPath, db: SessionDep, current: CurrentUser) -> InterpreterProfile:
     """Show an interpreter's profile."""
     return await _profile(db, current, interpreter_id)
 
 
-@router.patch("/{interpreter_id}", response_model=ProfileRead, dependencies=[Depends(allow(Role.ADMIN))])
+@router.patch("/interpreters/{interpreter_id}", response_model=ProfileRead, dependencies=[Depends(allow(Role.ADMIN))])
 async def update_interpreter(interpreter_id: IdPath, profile_in: ProfileUpdate, db: SessionDep,
                              current: CurrentUser) -> InterpreterProfile:
     """Set languages with qualification, gender and the session limit."""
@@ -66,7 +75,7 @@ async def update_interpreter(interpreter_id: IdPath, profile_in: ProfileUpdate, 
     return profile
 
 
-@router.get("/{interpreter_id}/availability", response_model=list[WindowRead],
+@router.get("/interpreters/{interpreter_id}/availability", response_model=list[WindowRead],
             dependencies=[Depends(SELF_OR_ADMIN)])
 async def get_availability(interpreter_id: IdPath, db: SessionDep,
                            current: CurrentUser) -> list[AvailabilityWindow]:
@@ -75,7 +84,7 @@ async def get_availability(interpreter_id: IdPath, db: SessionDep,
     return await interpreter_service.list_windows(db=db, interpreter_id=interpreter_id)
 
 
-@router.put("/{interpreter_id}/availability", response_model=list[WindowRead],
+@router.put("/interpreters/{interpreter_id}/availability", response_model=list[WindowRead],
             dependencies=[Depends(SELF_OR_ADMIN)])
 async def put_availability(interpreter_id: IdPath, availability_in: AvailabilityPut, db: SessionDep,
                            current: CurrentUser) -> list[AvailabilityWindow]:
@@ -88,14 +97,15 @@ async def put_availability(interpreter_id: IdPath, availability_in: Availability
     return windows
 
 
-@router.get("/{interpreter_id}/absences", response_model=list[AbsenceRead], dependencies=[Depends(SELF_OR_ADMIN)])
+@router.get("/interpreters/{interpreter_id}/absences", response_model=list[AbsenceRead],
+            dependencies=[Depends(SELF_OR_ADMIN)])
 async def list_absences(interpreter_id: IdPath, db: SessionDep, current: CurrentUser) -> list[Absence]:
     """List absences."""
     await _profile(db, current, interpreter_id)
     return await interpreter_service.list_absences(db=db, interpreter_id=interpreter_id)
 
 
-@router.post("/{interpreter_id}/absences", response_model=AbsenceRead, status_code=201,
+@router.post("/interpreters/{interpreter_id}/absences", response_model=AbsenceRead, status_code=201,
              dependencies=[Depends(SELF_OR_ADMIN)])
 async def add_absence(interpreter_id: IdPath, absence_in: AbsenceCreate, db: SessionDep,
                       current: CurrentUser) -> Absence:
@@ -107,7 +117,7 @@ async def add_absence(interpreter_id: IdPath, absence_in: AbsenceCreate, db: Ses
     return absence
 
 
-@router.delete("/{interpreter_id}/absences/{absence_id}", status_code=204, response_class=Response,
+@router.delete("/interpreters/{interpreter_id}/absences/{absence_id}", status_code=204, response_class=Response,
                dependencies=[Depends(SELF_OR_ADMIN)])
 async def remove_absence(interpreter_id: IdPath, absence_id: IdPath, db: SessionDep,
                          current: CurrentUser) -> None:
@@ -117,3 +127,35 @@ async def remove_absence(interpreter_id: IdPath, absence_id: IdPath, db: Session
                                                     absence_id=absence_id, actor_id=current.id):
         raise NotFound("Abwesenheit nicht gefunden. / Absence not found.")
     await db.commit()
+
+
+# --- the interpreter's own status switch and the early end of wrap-up ----------------------
+
+def _found(profile: InterpreterProfile | None) -> InterpreterProfile:
+    if profile is None:
+        raise NotFound(NO_PROFILE)
+    return profile
+
+
+@router.get("/interpreter/status", response_model=StatusRead, dependencies=[Depends(INTERPRETER)])
+async def get_status(db: SessionDep, user: CurrentUser) -> InterpreterProfile:
+    """Show my status, presence and session counters."""
+    return _found(await interpreter_service.get(db=db, user_id=user.id))
+
+
+@router.put("/interpreter/status", response_model=StatusRead, dependencies=[Depends(INTERPRETER)])
+async def put_status(status_in: StatusUpdate, db: SessionDep, user: CurrentUser,
+                     settings: SettingsDep) -> InterpreterProfile:
+    """Switch between available and away."""
+    profile = _found(await interpreter_status.set_status(db=db, user_id=user.id, choice=status_in.status,
+                                               settings=settings, now=utcnow()))
+    await db.commit()
+    return profile
+
+
+@router.post("/interpreter/wrap-up/end", response_model=StatusRead, dependencies=[Depends(INTERPRETER)])
+async def end_wrap_up(db: SessionDep, user: CurrentUser) -> InterpreterProfile:
+    """End the wrap-up early: ready for the next offer."""
+    profile = _found(await interpreter_status.end_wrap_up(db=db, user_id=user.id, now=utcnow()))
+    await db.commit()
+    return profile

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow
+from broker.auth.deps import EVERY_ROLE, allow, office_scope
+from broker.database import utcnow
+from broker.deps import CurrentUser, SessionDep
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.language import service as language_service
@@ -18,6 +20,8 @@ from broker.language.schemas import (
     PurposeRead,
     PurposeUpdate,
 )
+from broker.request import service as request_service
+from broker.request.schemas import LanguageTierRead
 
 router = APIRouter(prefix="/api", tags=["languages"], responses=COMMON_RESPONSES)
 CodePath = Annotated[str, Path(pattern=LANGUAGE_CODE, max_length=16)]
@@ -77,3 +81,9 @@ async def update_purpose(code: PurposePath, purpose_in: PurposeUpdate, db: Sessi
                                                     actor_id=current.id)
     await db.commit()
     return purpose
+
+
+@router.get("/languages/tiers", response_model=list[LanguageTierRead], dependencies=[Depends(allow(*EVERY_ROLE))])
+async def language_tiers(db: SessionDep, user: CurrentUser) -> list[LanguageTierRead]:
+    """For every language: interpreters online now, the typical wait and how often my office asked."""
+    return await request_service.language_tiers(db=db, now=utcnow(), office_id=office_scope(user))

@@ -16,11 +16,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.database import utcnow
+from broker.database import table, utcnow
 from broker.enums import LedgerOutcome, Media, RequestMode, RequestStatus
 from broker.ledger.models import LedgerEntry, local_keys
 from broker.office.models import Office
-from broker.request.models import InterpretingRequest, table
+from broker.request.models import InterpretingRequest
 
 OUTCOME_BY_STATUS = {
     RequestStatus.COMPLETED: LedgerOutcome.COMPLETED,

@@ -1,6 +1,6 @@
 """Where the other areas' events become outbox rows, inside the event's own transaction.
 
-Bookings register `on_booking_event` as a listener of `broker.booking.events.emit`; dispatch
+`broker.booking.events.emit` calls `on_booking_event` for every booking event; dispatch
 calls `request_unfilled` and `callback_ready` at the point where the request changes state.
 Each call only adds rows; the caller's commit makes them real (or its rollback discards them).
 """

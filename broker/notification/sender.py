@@ -41,6 +41,7 @@ from broker.config import Settings, get_settings
 from broker.database import make_engine, make_sessionmaker, utcnow
 from broker.enums import OutboxStatus
 from broker.language.models import Language, Purpose
+from broker.live.runtime import Runtime
 from broker.notification.kinds import Kind
 from broker.notification.mail import LOCALES, MailContext, build_message
 from broker.notification.models import OutboxMessage
@@ -288,17 +289,17 @@ class OutboxSender:
                 await self._task
 
 
-def start(*, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> OutboxSender | None:
+async def start(runtime: Runtime) -> None:
     """Start the app's sender, unless background work (`VD_SCHEDULER_ENABLED`) or the sender
     itself (`VD_OUTBOX_SENDER_ENABLED`, e.g. when a separate sender process runs) is switched off."""
-    if not (settings.scheduler_enabled and settings.outbox_sender_enabled):
-        return None
-    return OutboxSender(sessionmaker=sessionmaker, settings=settings).start()
+    settings = runtime.settings
+    if settings.scheduler_enabled and settings.outbox_sender_enabled:
+        runtime.outbox = OutboxSender(sessionmaker=runtime.sessionmaker, settings=settings).start()
 
 
-async def stop(sender: OutboxSender | None) -> None:
-    if sender is not None:
-        await sender.stop()
+async def stop(runtime: Runtime) -> None:
+    if runtime.outbox is not None:
+        await runtime.outbox.stop()
 
 
 async def _main(options: SenderOptions, once: bool) -> None:

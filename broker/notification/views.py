@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow
+from broker.auth.deps import EVERY_ROLE, allow
+from broker.deps import CurrentUser, SessionDep
 from broker.enums import OutboxStatus, Role
 from broker.errors import COMMON_RESPONSES, Conflict, Invalid, NotFound
 from broker.notification import service as notification_service

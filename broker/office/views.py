@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow, office_scope
+from broker.auth.deps import EVERY_ROLE, allow, office_scope
+from broker.deps import CurrentUser, SessionDep
 from broker.enums import OfficeKind, Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.office import service as office_service

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -12,6 +13,9 @@ from broker.config import Settings
 from broker.ops import logging as ops_logging
 from broker.ops.drain import Drain, DrainMiddleware, install_sigterm
 from broker.ops.metrics import AppMetrics
+
+if TYPE_CHECKING:
+    from broker.live.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +37,20 @@ def install(app: FastAPI, settings: Settings | None = None) -> Ops:
 
 
 def ops_of(app: FastAPI) -> Ops:
-    ops = getattr(app.state, "ops", None)
-    if not isinstance(ops, Ops):
-        ops = install(app)
+    ops = app.state.ops
+    assert isinstance(ops, Ops), "create_app installs the operations state"
     return ops
 
 
-async def start(app: FastAPI) -> Ops:
-    """In the lifespan: JSON logs if configured, SIGTERM drains first, retention job registered."""
-    ops = ops_of(app)
+async def start(runtime: Runtime) -> None:
+    """In the lifespan: JSON logs if configured, SIGTERM drains first."""
+    ops = runtime.ops
     ops_logging.configure(ops.settings)
     ops.undo_signal = install_sigterm(ops.drain, ops.settings.drain_seconds)
-    hub = getattr(app.state, "hub", None)
-    if hub is not None:  # open sockets close with 1001 before uvicorn would close them with 1012
-        ops.drain.before_stop.append(hub.close_sockets)
-    scheduler = getattr(app.state, "scheduler", None)
-    if scheduler is not None:
-        from broker.retention import scheduled as retention_scheduled
-
-        retention_scheduled.register(scheduler)
-    return ops
+    if runtime.hub is not None:  # open sockets close with 1001 before uvicorn would close them with 1012
+        ops.drain.before_stop.append(runtime.hub.close_sockets)
 
 
-async def stop(app: FastAPI) -> None:
-    ops = getattr(app.state, "ops", None)
-    if isinstance(ops, Ops):
-        ops.drain.begin()  # whatever stops us: refuse new calls for the last moments
-        ops.undo_signal()
+async def stop(runtime: Runtime) -> None:
+    runtime.ops.drain.begin()  # whatever stops us: refuse new calls for the last moments
+    runtime.ops.undo_signal()

@@ -8,10 +8,10 @@ import ipaddress
 from fastapi import APIRouter, Depends, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from broker.auth.deps import SessionDep, public
+from broker.auth.deps import public
+from broker.deps import RuntimeDep, SessionDep
 from broker.errors import CodedHTTPException
 from broker.ops import metrics
-from broker.ops.runtime import ops_of
 
 router = APIRouter(tags=["operations"])
 
@@ -36,10 +36,9 @@ def _check_access(request: Request, token: str) -> None:
 
 
 @router.get("/metrics", dependencies=[Depends(public)], include_in_schema=False)
-async def prometheus_metrics(request: Request, db: SessionDep) -> Response:
+async def prometheus_metrics(request: Request, db: SessionDep, runtime: RuntimeDep) -> Response:
     """Expose operational figures in the Prometheus text format."""
-    ops = ops_of(request.app)
+    ops = runtime.ops
     _check_access(request, ops.settings.metrics_token)
-    snapshot = await metrics.take_snapshot(db=db, hub=getattr(request.app.state, "hub", None),
-                                           draining=ops.drain.draining)
+    snapshot = await metrics.take_snapshot(db=db, hub=runtime.hub, draining=ops.drain.draining)
     return Response(ops.metrics.render(snapshot), media_type=CONTENT_TYPE_LATEST)

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import Settings, get_settings
 from broker.enums import Media, OfficeKind, RequestMode
-from broker.report import export, planning, rankings, service
+from broker.errors import Invalid
+from broker.report import export, planning, rankings, service, timekeys
 from broker.report.schemas import Grouping, PlanningParams, ReportFilters
 
 report_app = typer.Typer(
@@ -91,6 +92,9 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]], settings: Settings | None
         return asyncio.run(go())
     except service.ReportInputError as exc:
         typer.secho(f"{exc.message}\nAllowed: {', '.join(exc.allowed)}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    except Invalid as exc:
+        typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -244,7 +248,8 @@ def open_data(date_from: From = None, date_to: To = None, output: Output = None)
     min_count = max(get_settings().report_min_cell_count, 1)
 
     async def work(db: AsyncSession) -> str:
-        return "".join(await export.open_data_csv(db=db, filters=filters, min_count=min_count))
+        today = datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date()
+        return "".join(await export.open_data_csv(db=db, filters=filters, min_count=min_count, today=today))
 
     text = _run(work)
     if output:

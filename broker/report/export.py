@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import IO, Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.ledger.models import LedgerEntry as L
-from broker.report import service
+from broker.report import opendata, service
 from broker.report.schemas import Grouping, ReportFilters, UsageReport
 from broker.report.xlsx import XlsxWriter
 
@@ -99,6 +100,14 @@ LEDGER_COLUMNS = (
 )
 
 
+# Counts that add up within a row: a hidden part would be the total minus the visible part.
+ROW_SUMS: tuple[tuple[str, str, str], ...] = (
+    ("requests", "requests_on_demand", "requests_booked"),
+    ("sessions", "sessions_on_demand", "sessions_booked"),
+)
+SECONDARY = "."
+
+
 def suppress(
     row: dict[str, Any],
     min_count: int,
@@ -106,7 +115,12 @@ def suppress(
     counts: frozenset[str] = COUNT_COLUMNS,
     derived: dict[str, tuple[str, ...]] = DERIVED_FROM,
 ) -> dict[str, Any]:
-    """Replace counts 1..min_count-1 (and figures derived from them) by the text '<min_count'."""
+    """Replace counts 1..min_count-1 (and figures derived from them) by the text '<min_count'.
+
+    Within the row, where a total and its two parts are published (requests = on demand +
+    booked), one hidden part would follow from the other two: the smaller visible part is then
+    withheld too, as '.' (it is not small, just hidden to protect its neighbour).
+    """
     if min_count <= 1:
         return row
     marker = f"<{min_count}"
@@ -114,6 +128,15 @@ def suppress(
     out = dict(row)
     for column in hidden:
         out[column] = marker
+    for total, *parts in ROW_SUMS:
+        members = [total, *parts]
+        if all(m in row for m in members) and sum(m in hidden for m in members) == 1:
+            visible = [m for m in members if m not in hidden and isinstance(row[m], int) and row[m] > 0]
+            if len(visible) == 2:
+                extra = min((m for m in visible if m != total), key=lambda m: row[m], default=None)
+                if extra is not None:
+                    hidden.add(extra)
+                    out[extra] = SECONDARY
     for column, bases in derived.items():
         if column in out and any(b in hidden for b in bases):
             out[column] = marker
@@ -201,56 +224,25 @@ async def ledger_xlsx(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:
     return writer.finish()
 
 
-async def ledger_csv(*, db: AsyncSession, filters: ReportFilters) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(LEDGER_COLUMNS), lineterminator="\r\n")
+async def ledger_csv_file(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:
+    """The ledger rows of a filter as a finished UTF-8 CSV in a temporary file (deleted on close)."""
+    handle = tempfile.TemporaryFile()
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=True)
+    writer = csv.DictWriter(text, fieldnames=list(LEDGER_COLUMNS), lineterminator="\r\n")
     writer.writeheader()
-    count = 0
     async for row in ledger_rows(db=db, filters=filters):
         writer.writerow({k: _plain(v) for k, v in row.items()})
-        count += 1
-        if count % CSV_CHUNK_ROWS == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    text.flush()
+    text.detach()  # keep the binary file open for streaming
+    handle.seek(0)
+    return handle
 
 
 # --- open data -------------------------------------------------------------------------------
 
-OPEN_DATA_GROUPING = (Grouping.MONTH, Grouping.DISTRICT, Grouping.OFFICE_KIND, Grouping.LANGUAGE)
-OPEN_DATA_COLUMNS = (
-    "month",
-    "district_ags",
-    "district_name",
-    "office_kind",
-    "language_code",
-    "language_name",
-    "requests",
-    "sessions",
-    "talk_minutes",
-    "unmet",
-    "unmet_share",
-    "wait_median_s",
-    "wait_p90_s",
-)
 
-
-async def open_data_csv(*, db: AsyncSession, filters: ReportFilters, min_count: int) -> Iterator[str]:
-    """The documented open-data table (docs/reports.md), always with small cells suppressed."""
-    report = await service.usage_report(db=db, filters=filters, group_by=list(OPEN_DATA_GROUPING))
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for row in report.rows:
-            flat = {
-                "month": row.key["month"],
-                "district_ags": row.key["district"],
-                "district_name": row.label["district"],
-                "office_kind": row.key["office_kind"],
-                "language_code": row.key["language"],
-                "language_name": row.label["language"],
-                **row.model_dump(include=set(FIGURE_COLUMNS)),
-            }
-            yield suppress(flat, max(min_count, 1))
-
-    return csv_chunks(OPEN_DATA_COLUMNS, rows())
+async def open_data_csv(*, db: AsyncSession, filters: ReportFilters, min_count: int, today: date) -> Iterator[str]:
+    """The documented open-data table (docs/reports.md): whole completed months, protected suppression."""
+    period = opendata.published_period(filters, today)
+    rows = await opendata.open_data_rows(db=db, filters=period, min_count=min_count)
+    return csv_chunks(opendata.COLUMNS, rows)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -12,12 +13,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.auth.deps import SessionDep, allow
+from broker.auth.deps import allow
 from broker.config import Settings
+from broker.deps import SessionDep, settings_of
 from broker.enums import Media, OfficeKind, RequestMode, Role
 from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.params import Text
-from broker.report import dashboard, export, offload, planning, rankings, service
+from broker.report import dashboard, export, offload, opendata, planning, rankings, service, timekeys
 from broker.report.schemas import (
     Dashboard,
     Grouping,
@@ -110,7 +112,7 @@ def planning_params(
         target_service_level=service_level,
         answer_seconds=answer_seconds,
         max_occupancy=max_occupancy,
-        wrap_up_seconds=request.app.state.settings.wrap_up_seconds,
+        wrap_up_seconds=settings_of(request).wrap_up_seconds,
     )
 
 
@@ -125,12 +127,12 @@ async def _in_worker(
     """Check the filters here (a clean 404/422), then compute the report in a worker process."""
     await service.validate_filters(db=db, filters=filters)
     await db.close()  # the worker reads on its own connection: hand this one back (SQLite has one)
-    settings: Settings = request.app.state.settings
+    settings: Settings = settings_of(request)
     return await offload.run_report(settings, report, filters=filters, **kwargs)
 
 
 def _min_count(request: Request, suppress: bool) -> int:
-    return int(request.app.state.settings.report_min_cell_count) if suppress else 0
+    return int(settings_of(request).report_min_cell_count) if suppress else 0
 
 
 def _download(name: str, fmt: Format, header: list[str], rows: Iterable[dict[str, Any]]) -> StreamingResponse:
@@ -181,6 +183,7 @@ async def export_usage(
     """Download the usage report as CSV or XLSX (small cells suppressed unless asked not to)."""
     report = await service.usage_report(db=db, filters=filters, group_by=group_by)
     header, rows = export.usage_table(report, min_count=_min_count(request, suppress))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("usage", format, header, rows)
 
 
@@ -197,6 +200,7 @@ async def export_planning(
     """Download the planning slots (need, have, gap per language and hour) as CSV or XLSX."""
     report = await _in_worker(request, db, planning.planning_report, filters=filters, params=params)
     header, rows = _model_rows(report.slots)
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("planning", format, header, rows)
 
 
@@ -218,6 +222,7 @@ async def export_unmet(
         counts=frozenset({"demand", "unmet", "unfilled", "abandoned", "no_interpreter"}),
         derived={"unmet_share": ("unmet", "demand")},
     )
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("unmet", format, header, table)
 
 
@@ -242,6 +247,7 @@ async def get_pay(db: SessionDep, filters: Filters) -> list[PayRow]:
 async def export_pay(db: SessionDep, filters: Filters, format: Format = "csv") -> StreamingResponse:
     """Download the interpreter pay table as CSV or XLSX."""
     header, rows = _model_rows(await rankings.pay(db=db, filters=filters))
+    await db.close()  # no pooled connection held while a slow client reads
     return _download("pay", format, header, rows)
 
 
@@ -250,21 +256,26 @@ async def export_ledger(db: SessionDep, filters: Filters, format: Format = "csv"
     """Download the pseudonymous ledger rows of the filter as CSV or XLSX."""
     await service.validate_filters(db=db, filters=filters)
     headers = {"Content-Disposition": f'attachment; filename="ledger.{format}"'}
+    # Written to a temporary file first, then the connection goes back to the pool: streaming
+    # from the cursor held SQLite's only connection (and its write lock) for as long as the
+    # slowest client took to read, and a client that stalled wedged every other request.
     if format == "csv":
-        body: AsyncIterator[str] | Iterator[bytes] = export.ledger_csv(db=db, filters=filters)
+        handle = await export.ledger_csv_file(db=db, filters=filters)
     else:
-        body = export.file_chunks(await export.ledger_xlsx(db=db, filters=filters))
-    return StreamingResponse(body, media_type=MEDIA_TYPES[format], headers=headers)
+        handle = await export.ledger_xlsx(db=db, filters=filters)
+    await db.close()
+    return StreamingResponse(export.file_chunks(handle), media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.get("/open-data.csv", response_class=StreamingResponse, responses=CSV_DOWNLOAD)
 async def export_open_data(request: Request, db: SessionDep, filters: Filters) -> StreamingResponse:
-    """Download the documented open-data table (month × district × office kind × language)."""
-    body = await export.open_data_csv(
-        db=db, filters=filters, min_count=max(int(request.app.state.settings.report_min_cell_count), 1)
-    )
+    """Download the open-data table (month × district × office kind × language) for whole completed months."""
+    period = opendata.published_period(filters, datetime.now(UTC).astimezone(timekeys.LOCAL_TZ).date())
+    min_count = max(int(settings_of(request).report_min_cell_count), 1)
+    # Secondary suppression is CPU work: computed in a report worker, like planning.
+    rows = await _in_worker(request, db, opendata.open_data_rows, filters=period, min_count=min_count)
     return StreamingResponse(
-        body,
+        export.csv_chunks(opendata.COLUMNS, rows),
         media_type=MEDIA_TYPES["csv"],
         headers={"Content-Disposition": 'attachment; filename="videodolmetschen-open-data.csv"'},
     )

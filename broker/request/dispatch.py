@@ -14,16 +14,17 @@ Concurrency rules (they hold on SQLite and PostgreSQL, across processes):
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from broker.config import DispatchStrategy, Settings, get_settings
-from broker.database import UTCDateTime, utcnow
+from broker.database import UTCDateTime, table, utcnow
 from broker.enums import (
     Gender,
     InterpreterStatus,
@@ -31,21 +32,20 @@ from broker.enums import (
     OfficeKind,
     Qualification,
     QualificationWish,
-    RequestMode,
     RequestStatus,
 )
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.ledger import service as ledger_service
+from broker.live import effects
 from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
-from broker.request import realtime
-from broker.request.models import InterpretingRequest, Offer, table
+from broker.request import lifecycle
+from broker.request.models import InterpretingRequest, Offer
 from broker.routing import live as routing_live
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
-WAITING = (RequestStatus.QUEUED, RequestStatus.OFFERED)
 STATUS_EVENT = "request-status"
 
 QUALIFICATION_RANK = case(
@@ -85,20 +85,6 @@ def _qualifications(wish: QualificationWish) -> list[Qualification] | None:
     if wish is QualificationWish.CERTIFIED:
         return [Qualification.SWORN, Qualification.CERTIFIED]
     return None
-
-
-def eligibility(request: InterpretingRequest) -> list[Any]:
-    """WHERE clauses: qualified for language and wishes, available, online, not asked before."""
-    clauses: list[Any] = [InterpreterLanguage.language_code == request.language_code, *_ELIGIBLE]
-    if request.id is not None:
-        asked = select(Offer.interpreter_id).where(Offer.request_id == request.id)
-        clauses.append(InterpreterProfile.user_id.not_in(asked))
-    if request.wish_gender is not None:
-        clauses.append(InterpreterProfile.gender == request.wish_gender)
-    allowed = _qualifications(request.wish_qualification)
-    if allowed is not None:
-        clauses.append(InterpreterLanguage.qualification.in_([q.value for q in allowed]))
-    return clauses
 
 
 _ELIGIBLE: tuple[Any, ...] = (
@@ -178,8 +164,45 @@ _RESERVE = (update(table(InterpreterProfile))
             .values(status=InterpreterStatus.OFFERED, status_changed_at=_NOW))
 _INSERT_OFFER = insert(table(Offer)).returning(table(Offer).c.id, table(Offer).c.interpreter_id)
 _OFFICE_KIND = select(Office.kind).where(Office.id == bindparam("office_id"))
-_UPDATE_REQUEST = table(InterpretingRequest).update().where(
-    table(InterpretingRequest).c.id == bindparam("request_id"))
+_REQUESTS = table(InterpretingRequest).c
+_UPDATE_REQUEST = table(InterpretingRequest).update().where(_REQUESTS.id == bindparam("request_id"))
+_INSERT_REQUEST = insert(table(InterpretingRequest)).returning(_REQUESTS.id)
+
+
+async def move(db: AsyncSession, request: InterpretingRequest, *,
+               expected: Collection[RequestStatus] | None = None, **values: Any) -> bool:
+    """Write a request's new status and values: the one place its version goes up.
+
+    One Core UPDATE, mirrored on the object. The move must be one the lifecycle allows. With
+    `expected`, the row changes only while it is still in one of those statuses at the version
+    the caller read (for callers without the row lock); the result says whether it changed.
+    """
+    if expected is not None and request.status not in expected:
+        return False  # the caller's copy already says no; the row (same version) would not match either
+    lifecycle.require(request.mode, request.status, values.get("status", request.status))
+    values["version"] = request.version + 1
+    if expected is None:
+        await db.execute(_UPDATE_REQUEST, {"request_id": request.id, **values})
+    else:
+        stmt = (update(table(InterpretingRequest))
+                .where(_REQUESTS.id == request.id, _REQUESTS.status.in_(list(expected)),
+                       _REQUESTS.version == request.version).values(**values))
+        if (await db.execute(stmt)).rowcount != 1:  # type: ignore[attr-defined]
+            return False
+    sync(request, values)
+    return True
+
+
+async def _insert(db: AsyncSession, request: InterpretingRequest, values: dict[str, Any]) -> None:
+    """Insert a new request with its first status (one Core INSERT; the object stays out of the session)."""
+    sync(request, {**values, "version": 1})
+    row = {c.key: getattr(request, c.key) for c in table(InterpretingRequest).columns if c.key != "id"}
+    request.id = (await db.execute(_INSERT_REQUEST, row)).scalar_one()
+
+
+def offers_wanted(settings: Settings) -> int:
+    """How many offers ring at once: the dispatch strategy, decided here only."""
+    return settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
 
 
 async def office_kind(db: AsyncSession, office_id: int) -> str | None:
@@ -203,37 +226,52 @@ def announce(db: AsyncSession, request: InterpretingRequest, offers: list[Offer]
              before: RequestStatus | None) -> None:
     for offer in offers:
         # The console shows the server's status, never its own guess: tell it the offer holds it.
-        realtime.notify(db, offer.interpreter_id, {"type": "interpreter-status",
+        effects.notify(db, offer.interpreter_id, {"type": "interpreter-status",
                                                    "status": InterpreterStatus.OFFERED.value})
-        realtime.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
+        effects.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
     if request.status is not before:
-        realtime.notify(db, request.caseworker_id, status_event(request))
+        effects.notify(db, request.caseworker_id, status_event(request))
 
 
-async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: Settings,
-                   now: datetime) -> list[Offer]:
-    """Offer a locked, waiting request to as many eligible interpreters as the strategy allows."""
-    if request.status not in WAITING:
+Nobody = Callable[[], Awaitable[None]]
+
+
+async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: Settings, now: datetime,
+                   kind: str | None = None, nobody: Nobody | None = None) -> list[Offer]:
+    """Offer a waiting request to as many eligible interpreters as the strategy allows.
+
+    The request is locked by the caller — or new (no id yet): then it is inserted here, already
+    `offered` when someone was found, so a request's first offer takes the same path as every
+    later one. For a new request that found nobody, `nobody()` runs before anything is written
+    (the create route refuses there when no one speaks the language at all).
+    """
+    if request.status not in lifecycle.WAITING:
         return []
-    if request.deadline_at is not None and request.deadline_at <= now:
+    new = request.id is None
+    late = request.deadline_at is not None and request.deadline_at <= now
+    if late and not new:
         await finish_unfilled(db=db, request=request, now=now)
         return []
     # A request never offered has no pending offer: spare the query on the hot path (create).
     pending = len(await pending_offers(db, request.id)) if request.offers_made else 0
-    wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
-    offers: list[Offer] = []
-    if wanted > pending:
-        ids = await pick(db, request, wanted - pending, settings=settings, now=now)
-        if ids:
-            offers = await offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now)
+    wanted = 0 if late else offers_wanted(settings) - pending
+    ids = await pick(db, request, wanted, settings=settings, now=now) if wanted > 0 else []
+    if new and not ids and nobody is not None:
+        await nobody()
     before = request.status
-    values: dict[str, Any] = {"status": RequestStatus.OFFERED if pending or offers else RequestStatus.QUEUED,
-                              "version": request.version + 1}
-    if offers:
-        values.update(first_offered_at=request.first_offered_at or now, offers_made=request.offers_made + len(offers))
-    await db.execute(_UPDATE_REQUEST, {"request_id": request.id, **values})
-    sync(request, values)
-    kind = await office_kind(db, request.office_id) if offers else None
+    values: dict[str, Any] = {"status": RequestStatus.OFFERED if pending or ids else RequestStatus.QUEUED}
+    if ids:
+        values.update(first_offered_at=request.first_offered_at or now, offers_made=request.offers_made + len(ids))
+    if not new:
+        await move(db, request, **values)
+    else:
+        await _insert(db, request, values)
+        if late:  # no waiting allowed at all
+            await finish_unfilled(db=db, request=request, now=now)
+            return []
+    offers = await offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now) if ids else []
+    if offers and kind is None:
+        kind = await office_kind(db, request.office_id)
     announce(db, request, offers, kind, before)
     return offers
 
@@ -251,8 +289,8 @@ async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -
         .execution_options(synchronize_session=False)
     )
     for user_id, status in released.all():
-        realtime.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value})
-    realtime.effects(db).wake = True
+        effects.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value})
+    effects.pending(db).wake = True
 
 
 async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatus, now: datetime,
@@ -263,7 +301,7 @@ async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatu
         offer.closed_at = now
         if status is OfferStatus.DECLINED:
             offer.responded_at = now
-        realtime.notify(db, offer.interpreter_id, {"type": "offer-revoked", "offer_id": offer.id,
+        effects.notify(db, offer.interpreter_id, {"type": "offer-revoked", "offer_id": offer.id,
                                                    "request_id": offer.request_id, "reason": reason})
     await db.flush()
     await release(db, [o.interpreter_id for o in offers], now)
@@ -272,12 +310,9 @@ async def close_offers(db: AsyncSession, offers: list[Offer], status: OfferStatu
 async def finish_unfilled(*, db: AsyncSession, request: InterpretingRequest, now: datetime) -> None:
     """Nobody accepted within the maximum wait: unmet demand; offer a booking or a callback."""
     await close_offers(db, await pending_offers(db, request.id), OfferStatus.REVOKED, now, "unfilled")
-    request.status = RequestStatus.UNFILLED
-    request.ended_at = now
-    request.version += 1
-    await db.flush()
+    await move(db, request, status=RequestStatus.UNFILLED, ended_at=now)
     await ledger_service.record_final(db=db, request=request)
-    realtime.notify(db, request.caseworker_id, status_event(request, options=["booking", "callback"]))
+    effects.notify(db, request.caseworker_id, status_event(request, options=["booking", "callback"]))
     await notification_hooks.request_unfilled(db, request, now)  # e-mail, same transaction
 
 
@@ -286,18 +321,3 @@ def new_deadline(settings: Settings, now: datetime) -> datetime:
 
 
 URGENT_FIRST = case((InterpretingRequest.priority == "urgent", 0), else_=1)
-
-
-def waiting_query(limit: int) -> Any:
-    """Queued on-demand requests, urgent first, then oldest first."""
-    urgent_first = URGENT_FIRST
-    return (select(InterpretingRequest.id)
-            .where(InterpretingRequest.status == RequestStatus.QUEUED,
-                   InterpretingRequest.mode == RequestMode.ON_DEMAND)
-            .order_by(urgent_first, InterpretingRequest.created_at, InterpretingRequest.id)
-            .limit(limit))
-
-
-async def count_pending(db: AsyncSession) -> int:
-    stmt = select(func.count()).select_from(Offer).where(Offer.status == OfferStatus.PENDING)
-    return int((await db.execute(stmt)).scalar_one())

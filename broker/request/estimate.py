@@ -20,7 +20,7 @@ from broker.enums import InterpreterStatus, RequestMode, RequestStatus
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language.models import Language
 from broker.ledger.models import LedgerEntry
-from broker.request.dispatch import WAITING
+from broker.request.lifecycle import WAITING
 from broker.request.models import InterpretingRequest
 from broker.request.schemas import LanguageTierRead, RequestRead, Tier
 from broker.user.models import User

@@ -18,9 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.errors import Conflict, DomainError, Invalid
-from broker.request import realtime
 from broker.request.models import IdempotencyKey
-from broker.request.realtime import Realtime
 
 KeyHeader = Annotated[
     str | None,
@@ -53,10 +51,9 @@ def _remember(db: AsyncSession, user_id: int, scope: str, key: str | None, diges
                               status_code=status_code, response_body=json.dumps(body)))
 
 
-async def run(*, db: AsyncSession, rt: Realtime, wake: Callable[[], None] | None, user_id: int, scope: str,
-              key: str | None, digest: str, action: Action,
+async def run(*, db: AsyncSession, user_id: int, scope: str, key: str | None, digest: str, action: Action,
               keep: tuple[type[DomainError], ...] = ()) -> JSONResponse:
-    """Do the action once per key: commit it with its stored answer, publish, answer.
+    """Do the action once per key: commit it with its stored answer (which publishes), answer.
 
     Errors of a `keep` type are refusals that still record something (unmet demand): their
     transaction commits and the refusal is stored under the key like a success.
@@ -72,13 +69,12 @@ async def run(*, db: AsyncSession, rt: Realtime, wake: Callable[[], None] | None
         except keep as refusal:
             _remember(db, user_id, scope, key, digest, refusal.status_code,
                       {"detail": refusal.message, "code": refusal.code, **refusal.extra})
-            await realtime.commit(db, rt, wake)
+            await db.commit()
             raise
         _remember(db, user_id, scope, key, digest, status_code, body)
-        await realtime.commit(db, rt, wake)
+        await db.commit()
     except (IntegrityError, Conflict) as exc:
         await db.rollback()
-        realtime.discard(db)
         if key is not None:
             stored = await _stored(db, user_id, scope, key, digest)
             if stored is not None:

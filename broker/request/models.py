@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
@@ -9,7 +8,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     Text,
     text,
 )
@@ -26,15 +24,6 @@ from broker.enums import (
     RequestStatus,
     db_enum,
 )
-
-
-def table(model: type[Any]) -> Table:
-    """A mapped class's Table, typed for Core statements (the hot paths skip the ORM flush)."""
-    return cast(Table, model.__table__)
-
-
-# Booking statuses that hold an interpreter's time (double booking is refused among them).
-BOOKING_HOLDS_SQL = "mode = 'booked' AND status IN ('assigned', 'open', 'connected')"
 
 
 class InterpretingRequest(Base):

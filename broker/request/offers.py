@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.config import Settings
-from broker.database import UTCDateTime
+from broker.database import UTCDateTime, table
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
 from broker.errors import Conflict, NotFound
 from broker.interpreter.models import InterpreterProfile
+from broker.live import effects
 from broker.office.models import Office
-from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer, table
+from broker.request import dispatch, lifecycle
+from broker.request.models import InterpretingRequest, Offer
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
@@ -81,10 +82,6 @@ _PROFILES = table(InterpreterProfile).c
 _IN_SESSION = (update(table(InterpreterProfile))
                .where(_PROFILES.user_id == bindparam("b_user_id"), _PROFILES.status == InterpreterStatus.OFFERED)
                .values(status=InterpreterStatus.IN_SESSION, status_changed_at=_NOW, missed_offers=0))
-_REQUESTS = table(InterpretingRequest).c
-_ACCEPTED = (update(table(InterpretingRequest)).where(_REQUESTS.id == bindparam("request_id"))
-             .values(status=RequestStatus.ACCEPTED, interpreter_id=bindparam("b_interpreter_id"),
-                     accepted_at=_NOW, version=_REQUESTS.version + 1))
 
 
 async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Settings,
@@ -106,18 +103,16 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
                        code="request_not_waiting")
     others = (await db.execute(_REVOKE_OTHERS, {"b_request_id": request.id, "now": now})).all()
     for other_id, other_interpreter in others:
-        realtime.notify(db, other_interpreter, {"type": "offer-revoked", "offer_id": other_id,
+        effects.notify(db, other_interpreter, {"type": "offer-revoked", "offer_id": other_id,
                                                 "request_id": request.id, "reason": "taken"})
     await dispatch.release(db, [who for _id, who in others], now)
     result = await db.execute(_IN_SESSION, {"b_user_id": user.id, "now": now})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
-    await db.execute(_ACCEPTED, {"request_id": request.id, "b_interpreter_id": user.id, "now": now})
-    dispatch.sync(request, {"status": RequestStatus.ACCEPTED, "interpreter_id": user.id, "accepted_at": now,
-                            "version": request.version + 1})
+    await dispatch.move(db, request, status=RequestStatus.ACCEPTED, interpreter_id=user.id, accepted_at=now)
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
-    realtime.notify(db, user.id, {"type": "interpreter-status", "status": InterpreterStatus.IN_SESSION.value})
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    effects.notify(db, user.id, {"type": "interpreter-status", "status": InterpreterStatus.IN_SESSION.value})
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     offer = Offer(id=offer_id, request_id=request.id, interpreter_id=user.id, status=OfferStatus.ACCEPTED,
                   created_at=taken.created_at, expires_at=taken.expires_at, responded_at=now)
     return offer, request, call
@@ -141,7 +136,7 @@ async def expire_due(*, db: AsyncSession, request_id: int, settings: Settings, n
         return 0
     due = [o for o in await dispatch.pending_offers(db, request_id) if o.expires_at <= now]
     if not due:
-        if request.status in dispatch.WAITING:
+        if request.status in lifecycle.WAITING:
             await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
         return 0
     await dispatch.close_offers(db, due, OfferStatus.EXPIRED, now, "expired")
@@ -163,7 +158,7 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
             if profile.status is InterpreterStatus.AVAILABLE:
                 profile.status = dispatch.idle_status(profile)
                 profile.status_changed_at = now
-            realtime.notify(db, profile.user_id, {
+            effects.notify(db, profile.user_id, {
                 "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
                 "message": "Sie haben mehrere Angebote verpasst und sind jetzt abwesend. / "
                            "You missed several offers and are now set to away."})

@@ -23,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.config import Settings
 from broker.database import UTCDateTime, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, RequestMode, RequestStatus
-from broker.interpreter import presence
+from broker.interpreter import status as interpreter_status
 from broker.interpreter.models import InterpreterProfile
-from broker.request import dispatch, offers, realtime
+from broker.live.effects import Realtime
+from broker.live.runtime import Runtime
+from broker.live.unit import bind
+from broker.request import dispatch, lifecycle, offers, replay
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
-from broker.request.realtime import Realtime
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -52,7 +54,7 @@ def _work_query(queue: bool) -> Any:
         select(Offer.request_id.label("item"), unordered).distinct()
         .where(Offer.status == OfferStatus.PENDING, Offer.expires_at <= now).limit(BATCH),
         select(InterpretingRequest.id.label("item"), unordered)
-        .where(InterpretingRequest.status.in_(dispatch.WAITING), InterpretingRequest.deadline_at <= now)
+        .where(InterpretingRequest.status.in_(lifecycle.WAITING), InterpretingRequest.deadline_at <= now)
         .limit(BATCH),
         select(InterpreterProfile.user_id.label("item"), unordered)
         .where(InterpreterProfile.status == InterpreterStatus.WRAP_UP,
@@ -83,7 +85,7 @@ async def expire_offers(db: AsyncSession, request_id: int, settings: Settings, n
 async def give_up(db: AsyncSession, request_id: int, now: datetime) -> bool:
     """The maximum wait is over: the request becomes unfilled (unless someone accepted meanwhile)."""
     request = await dispatch.lock_request(db, request_id, skip_locked=True)
-    if request is None or request.status not in dispatch.WAITING:
+    if request is None or request.status not in lifecycle.WAITING:
         return False
     if request.deadline_at is None or request.deadline_at > now:
         return False
@@ -134,26 +136,26 @@ class Dispatcher:
     async def recover(self) -> None:
         """Start-up: forget presence (single instance), expire what expired, offer the queue again."""
         if self.single_instance:
-            await self.job(lambda db: presence.forget_presence(db=db, now=utcnow()))
+            await self.job(lambda db: interpreter_status.forget_presence(db=db, now=utcnow()))
         await self.run_once(queue=True)
 
     async def job(self, body: Job) -> Any:
-        """Run one job in its own transaction: commit and publish, or roll back and log."""
+        """Run one job in its own transaction: commit (which publishes), or roll back and log."""
         async with self.sessionmaker() as db:
+            bind(db, self)
             try:
                 result = await body(db)
-                await realtime.commit(db, self.realtime, self.wake)
+                await db.commit()
                 return result
             except Exception:
                 await db.rollback()
-                realtime.discard(db)
                 log.exception("dispatch job failed")
                 return None
 
     async def presence_changed(self, user_id: int, _online: bool) -> None:
         """Hub presence listener. Re-reads the hub, so late or reordered callbacks still end right."""
         now_online = self.realtime.is_online(user_id)
-        await self.job(lambda db: presence.set_online(db=db, user_id=user_id, online=now_online,
+        await self.job(lambda db: interpreter_status.set_online(db=db, user_id=user_id, online=now_online,
                                                       settings=self.settings, now=utcnow()))
 
     async def run_once(self, *, queue: bool) -> None:
@@ -171,7 +173,7 @@ class Dispatcher:
         for rid in found["due"]:
             await self.job(partial(expire_offers, request_id=rid, settings=self.settings, now=now))
         if found["wrapped"]:
-            await self.job(lambda db: presence.sweep_wrap_up(db=db, settings=self.settings, now=now))
+            await self.job(lambda db: interpreter_status.sweep_wrap_up(db=db, settings=self.settings, now=now))
         for rid in found["callback"]:
             await self.job(partial(ring_back, request_id=rid, settings=self.settings, now=now))
         for rid in found["queued"]:
@@ -194,3 +196,21 @@ class Dispatcher:
             except Exception:
                 log.exception("dispatcher tick failed")
                 await asyncio.sleep(self.tick_seconds)
+
+
+async def start(runtime: Runtime) -> None:
+    """The process's dispatcher: hub presence and the replay attached, recovery, then the loop."""
+    settings = runtime.settings
+    dispatcher = Dispatcher(sessionmaker=runtime.sessionmaker, settings=settings, rt=runtime.realtime,
+                            single_instance=not settings.redis_url)
+    runtime.dispatcher = dispatcher
+    if runtime.hub is not None:
+        runtime.hub.add_presence_listener(dispatcher.presence_changed)
+        runtime.hub.current_state = replay.make_current_state(runtime.sessionmaker, runtime.realtime)
+    if settings.scheduler_enabled:  # background work off (tests): call `run_once` by hand
+        await dispatcher.start()
+
+
+async def stop(runtime: Runtime) -> None:
+    if runtime.dispatcher is not None:
+        await runtime.dispatcher.stop()

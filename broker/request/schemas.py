@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broker.enums import (
     Gender,
-    InterpreterStatus,
     Media,
     OfferStatus,
     Priority,
@@ -93,6 +92,7 @@ class JoinRead(BaseModel):
     role: str
     token: str
     expires_at: datetime
+    media: Media = Field(description="The request's media: `audio` keeps both cameras off")
     ice_servers: list[dict[str, object]]
 
 
@@ -106,31 +106,6 @@ class GuestLinkRead(BaseModel):
     url: str
     room_id: str
     expires_at: datetime
-
-
-class StatusChoice(StrEnum):
-    AVAILABLE = "available"
-    AWAY = "away"
-
-
-class StatusUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: StatusChoice
-
-
-class StatusRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    user_id: int
-    status: InterpreterStatus
-    online: bool
-    wants_offers: bool
-    missed_offers: int
-    minutes_since_break: int
-    max_session_minutes: int
-    idle_since: datetime | None
-    status_changed_at: datetime
 
 
 class Tier(StrEnum):

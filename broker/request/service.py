@@ -1,41 +1,39 @@
 """On-demand requests: create, read, cancel, callback, connect, end, rate — and the bookings' way in.
 
 Services add and flush; the route (or job wrapper) commits, then publishes the recorded
-events (`broker.request.realtime`).
+events (`broker.live.effects`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, case, insert, select, update
+from sqlalchemy import Integer, Select, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.call import service as call_service
-from broker.config import DispatchStrategy, Settings, get_settings
-from broker.database import UTCDateTime, utcnow
+from broker.config import Settings, get_settings
+from broker.database import UTCDateTime, table, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Priority, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language import service as language_service
 from broker.language.models import Language, Purpose
 from broker.ledger import service as ledger_service
+from broker.live import effects
 from broker.notification import hooks as notification_hooks
 from broker.office.models import Office
-from broker.request import dispatch, realtime
-from broker.request.models import InterpretingRequest, Offer, table
-from broker.request.schemas import RatingIn, RequestCreate
+from broker.request import dispatch, estimate, lifecycle
+from broker.request.models import InterpretingRequest, Offer
+from broker.request.schemas import LanguageTierRead, RatingIn, RequestCreate
 from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
 REQUEST_NOT_FOUND = "Anfrage nicht gefunden. / Request not found."
-CANCELLABLE = (RequestStatus.QUEUED, RequestStatus.OFFERED, RequestStatus.CALLBACK)
-IN_CALL = (RequestStatus.ACCEPTED, RequestStatus.CONNECTED)
-CONNECTABLE = (RequestStatus.ACCEPTED, RequestStatus.OPEN)  # on demand, booked
-JOINABLE = (*IN_CALL, RequestStatus.OPEN)  # a call whose room a party may (re)join
 
 
 class NoInterpreter(Invalid):
@@ -51,8 +49,6 @@ async def anyone_registered(*, db: AsyncSession, language_code: str) -> bool:
     return (await db.execute(stmt)).first() is not None
 
 
-_REQUESTS = table(InterpretingRequest).c
-_INSERT_REQUEST = insert(table(InterpretingRequest)).returning(_REQUESTS.id)
 # Language, purpose and office checked in one round trip (NULL: unknown or inactive).
 _CONTEXT = select(
     select(Language.code).where(Language.code == bindparam("language_code"), Language.active.is_(True))
@@ -66,9 +62,9 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
                  now: datetime) -> InterpretingRequest:
     """Create an on-demand request for the caseworker's office and offer it at once.
 
-    The hot path is four statements: the checks, the locked candidates, the request row
-    (already `offered`), and the reservation with its offers. The returned request is not in
-    the session.
+    The first offer goes through `dispatch.dispatch` like every later one. The hot path is four
+    statements: the checks, the locked candidates, the request row (already `offered`), and
+    the reservation with its offers. The returned request is not in the session.
     """
     language_code, purpose, kind = (await db.execute(_CONTEXT, {
         "language_code": request_in.language_code, "purpose": request_in.purpose,
@@ -81,24 +77,16 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
         raise Invalid("Ihr Konto ist keiner aktiven Dienststelle zugeordnet. / "
                       "Your account belongs to no active office.", code="no_office")
     request = InterpretingRequest(
-        office_id=user.office_id, caseworker_id=user.id, mode=RequestMode.ON_DEMAND, status=RequestStatus.QUEUED,
-        created_at=now, deadline_at=dispatch.new_deadline(settings, now), offers_made=0, version=1,
-        late_cancellation=False, **request_in.model_dump())
-    wanted = settings.ring_size if settings.dispatch_strategy is DispatchStrategy.RING else 1
-    ids = await dispatch.pick(db, request, wanted, settings=settings, now=now) if request.deadline_at > now else []  # type: ignore[operator]
-    if not ids and not await anyone_registered(db=db, language_code=request.language_code):
-        await _refuse_unmet(db=db, user=user, request_in=request_in, now=now)
-    if ids:
-        request.status, request.first_offered_at, request.offers_made = RequestStatus.OFFERED, now, len(ids)
-    values = {c.key: getattr(request, c.key) for c in table(InterpretingRequest).columns if c.key != "id"}
-    request.id = (await db.execute(_INSERT_REQUEST, values)).scalar_one()
-    if request.deadline_at <= now:  # type: ignore[operator]  # no waiting allowed at all
-        locked = await dispatch.lock_request(db, request.id)
-        assert locked is not None
-        await dispatch.finish_unfilled(db=db, request=locked, now=now)
-        return locked
-    offers = await dispatch.offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now) if ids else []
-    dispatch.announce(db, request, offers, kind.value, RequestStatus.QUEUED)
+        office_id=user.office_id, caseworker_id=user.id, mode=RequestMode.ON_DEMAND,
+        status=lifecycle.initial(RequestMode.ON_DEMAND), created_at=now,
+        deadline_at=dispatch.new_deadline(settings, now), offers_made=0, late_cancellation=False,
+        **request_in.model_dump())
+
+    async def nobody() -> None:
+        if not await anyone_registered(db=db, language_code=request.language_code):
+            await _refuse_unmet(db=db, user=user, request_in=request_in, now=now)
+
+    await dispatch.dispatch(db=db, request=request, settings=settings, now=now, kind=kind.value, nobody=nobody)
     return request
 
 
@@ -134,7 +122,7 @@ async def enqueue_on_demand(*, db: AsyncSession, request: InterpretingRequest, p
         deadline_at=dispatch.new_deadline(settings, moment))
     db.add(pooled)
     await db.flush()
-    realtime.effects(db).wake = True
+    effects.pending(db).wake = True
     return pooled
 
 
@@ -178,19 +166,15 @@ async def _locked_visible(db: AsyncSession, user: User, request_id: int) -> Inte
 async def cancel(*, db: AsyncSession, user: User, request_id: int, now: datetime) -> InterpretingRequest:
     """Cancel a waiting request; once an interpreter accepted, the call is ended instead."""
     request = await _locked_visible(db, user, request_id)
-    if request.status not in CANCELLABLE or request.mode is not RequestMode.ON_DEMAND:
+    if request.status not in lifecycle.CANCELLABLE or request.mode is not RequestMode.ON_DEMAND:
         raise Conflict(f"Die Anfrage ist bereits „{request.status.value}“ und kann nicht abgebrochen werden. / "
                        f"The request is already '{request.status.value}' and cannot be cancelled.",
                        code="not_cancellable", status=request.status.value)
     await dispatch.close_offers(db, await dispatch.pending_offers(db, request.id), OfferStatus.REVOKED,
                                 now, "cancelled")
-    request.status = RequestStatus.CANCELLED
-    request.cancelled_by = user.id
-    request.ended_at = now
-    request.version += 1
-    await db.flush()
+    await dispatch.move(db, request, status=RequestStatus.CANCELLED, cancelled_by=user.id, ended_at=now)
     await ledger_service.record_final(db=db, request=request)
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     return request
 
 
@@ -201,7 +185,7 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
     final (its ledger row is written), so a follow-up request in `callback` is created instead.
     """
     request = await _locked_visible(db, user, request_id)
-    if request.mode is not RequestMode.ON_DEMAND or request.status not in (*dispatch.WAITING, RequestStatus.UNFILLED):
+    if request.mode is not RequestMode.ON_DEMAND or request.status not in (*lifecycle.WAITING, RequestStatus.UNFILLED):
         raise Conflict("Ein Rückruf ist nur für wartende oder unbesetzte Anfragen möglich. / "
                        "A callback is only possible for waiting or unfilled requests.", code="no_callback")
     if request.status is RequestStatus.UNFILLED:
@@ -212,15 +196,12 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
             wish_qualification=request.wish_qualification, status=RequestStatus.CALLBACK, created_at=now)
         db.add(follow_up)
         await db.flush()
-        realtime.notify(db, request.caseworker_id, dispatch.status_event(follow_up))
+        effects.notify(db, request.caseworker_id, dispatch.status_event(follow_up))
         return follow_up
     await dispatch.close_offers(db, await dispatch.pending_offers(db, request.id), OfferStatus.REVOKED,
                                 now, "callback")
-    request.status = RequestStatus.CALLBACK
-    request.deadline_at = None
-    request.version += 1
-    await db.flush()
-    realtime.notify(db, request.caseworker_id, dispatch.status_event(request))
+    await dispatch.move(db, request, status=RequestStatus.CALLBACK, deadline_at=None)
+    effects.notify(db, request.caseworker_id, dispatch.status_event(request))
     return request
 
 
@@ -231,17 +212,14 @@ async def ring_back(*, db: AsyncSession, request_id: int, settings: Settings, no
         return False
     if not await dispatch.has_candidate(db, request):
         return False
-    request.status = RequestStatus.QUEUED
-    request.priority = Priority.URGENT
-    request.deadline_at = dispatch.new_deadline(settings, now)
-    await db.flush()
-    realtime.notify(db, request.caseworker_id, {"type": "callback-ready", "request_id": request.id})
+    await dispatch.move(db, request, status=RequestStatus.QUEUED, priority=Priority.URGENT,
+                        deadline_at=dispatch.new_deadline(settings, now))
+    effects.notify(db, request.caseworker_id, {"type": "callback-ready", "request_id": request.id})
     await notification_hooks.callback_ready(db, request)  # e-mail, same transaction
     await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
     return True
 
 
-_UPDATE_REQUEST = update(table(InterpretingRequest)).where(_REQUESTS.id == bindparam("request_id"))
 _OFFERS = table(Offer).c
 _CLOSE_ACCEPTED = (update(table(Offer))
                    .where(_OFFERS.request_id == bindparam("b_request_id"), _OFFERS.status == OfferStatus.ACCEPTED)
@@ -254,17 +232,10 @@ _BOOKED_IN_SESSION = (update(table(InterpreterProfile))
                       .values(status=InterpreterStatus.IN_SESSION, status_changed_at=_NOW))
 
 
-async def _set(db: AsyncSession, request: InterpretingRequest, **values: Any) -> None:
-    """Write a locked request's new values with one Core UPDATE and mirror them on the object."""
-    values["version"] = request.version + 1
-    await db.execute(_UPDATE_REQUEST, {"request_id": request.id, **values})
-    dispatch.sync(request, values)
-
-
 def _tell_parties(db: AsyncSession, request: InterpretingRequest) -> None:
     for party in (request.caseworker_id, request.interpreter_id):
         if party is not None:
-            realtime.notify(db, party, dispatch.status_event(request))
+            effects.notify(db, party, dispatch.status_event(request))
 
 
 async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: datetime) -> InterpretingRequest:
@@ -276,14 +247,14 @@ async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: 
     request = await _locked_visible(db, user, request_id)
     if request.status is RequestStatus.CONNECTED:
         return request
-    if request.status not in CONNECTABLE:
+    if request.status not in lifecycle.CONNECTABLE:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
-    await _set(db, request, status=RequestStatus.CONNECTED, connected_at=now)
+    await dispatch.move(db, request, status=RequestStatus.CONNECTED, connected_at=now)
     await call_service.connect_for_request(db=db, request_id=request.id)
     if request.mode is RequestMode.BOOKED and request.interpreter_id is not None:
         held = await db.execute(_BOOKED_IN_SESSION, {"b_user_id": request.interpreter_id, "now": now})
         if held.rowcount:  # type: ignore[attr-defined]
-            realtime.notify(db, request.interpreter_id, {"type": "interpreter-status",
+            effects.notify(db, request.interpreter_id, {"type": "interpreter-status",
                                                          "status": InterpreterStatus.IN_SESSION.value})
     _tell_parties(db, request)
     return request
@@ -299,10 +270,10 @@ async def end_call(*, db: AsyncSession, user: User, request_id: int, settings: S
     request = await _locked_visible(db, user, request_id)
     if request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
         return request  # the other party ended it a moment earlier
-    if request.status not in IN_CALL:
+    if request.status not in lifecycle.IN_CALL:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
-    await _set(db, request, status=RequestStatus.COMPLETED if request.connected_at else RequestStatus.FAILED,
-               ended_at=now)
+    await dispatch.move(db, request, status=RequestStatus.COMPLETED if request.connected_at else RequestStatus.FAILED,
+                        ended_at=now)
     await db.execute(_CLOSE_ACCEPTED, {"b_request_id": request.id, "now": now})
     await call_service.end_for_request(db=db, request_id=request.id, now=now)
     if request.interpreter_id is not None:
@@ -341,14 +312,25 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
                                                       "now": now})).one()
     status = InterpreterStatus(row.status)
     if not wrap_up and status is InterpreterStatus.AVAILABLE:
-        realtime.effects(db).wake = True
+        effects.pending(db).wake = True
     event: dict[str, Any] = {"type": "interpreter-status", "status": status.value,
                              "wrap_up_seconds": settings.wrap_up_seconds,
                              "wrap_up_until": (now + timedelta(seconds=settings.wrap_up_seconds)).isoformat()}
     if row.minutes_since_break >= row.max_session_minutes:
         event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
                      "Angebot annehmen. / Please take a break before the next offer.")
-    realtime.notify(db, interpreter_id, event)
+    effects.notify(db, interpreter_id, event)
+
+
+async def move(db: AsyncSession, request: InterpretingRequest, *, expected: Collection[RequestStatus] | None = None,
+               **values: Any) -> bool:
+    """Change a request's status or values (the version goes up); see `dispatch.move` (bookings' way in)."""
+    return await dispatch.move(db, request, expected=expected, **values)
+
+
+async def language_tiers(*, db: AsyncSession, now: datetime, office_id: int | None) -> list[LanguageTierRead]:
+    """For every language: interpreters online now, the typical wait, the office's own demand."""
+    return await estimate.tiers(db=db, now=now, office_id=office_id)
 
 
 async def rate(*, db: AsyncSession, user: User, request_id: int, rating_in: RatingIn) -> InterpretingRequest:

@@ -6,13 +6,13 @@ leader hook adds it when missing (first start, or lost in a crash) — a late ru
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from broker.database import utcnow
+from broker.live.runtime import Runtime
 from broker.retention import service as retention_service
 from broker.scheduler.runner import Scheduler, current_runtime
 
@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 JOB_ID = "retention-daily"
 RUN_AT = time(2, 15, tzinfo=UTC)  # before office hours, after the nightly backup window starts
 _SCHEDULERS: dict[int, weakref.ref[Scheduler]] = {}
-_TASKS: set[asyncio.Task[None]] = set()
 
 
 def next_run(now: datetime) -> datetime:
@@ -53,9 +52,14 @@ async def ensure_job(scheduler: Scheduler) -> None:
 
 def register(scheduler: Scheduler) -> None:
     _SCHEDULERS[id(scheduler.runtime)] = weakref.ref(scheduler)
-    if ensure_job not in scheduler.on_leader:
-        scheduler.on_leader.append(ensure_job)
-    if scheduler.is_leader:  # the leader hooks already ran before we were registered
-        task = asyncio.create_task(ensure_job(scheduler))
-        _TASKS.add(task)
-        task.add_done_callback(_TASKS.discard)
+    scheduler.add_leader_hook(ensure_job)
+
+
+async def start(runtime: Runtime) -> None:
+    """Register the daily job on this process's scheduler (when it runs one)."""
+    if runtime.scheduler is not None:
+        register(runtime.scheduler)
+
+
+async def stop(_runtime: Runtime) -> None:
+    return None

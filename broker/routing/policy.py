@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class RoutingPolicy(StrEnum):
@@ -103,9 +104,7 @@ def rank(*, policy: RoutingPolicy, language: str, candidates: Sequence[Candidate
     if count <= 0:
         return []
     if policy is RoutingPolicy.LONGEST_IDLE:
-        ordered = heapq.nsmallest(count, candidates, key=_idle_key) if count < len(candidates) \
-            else sorted(candidates, key=_idle_key)
-        return [c.interpreter_id for c in ordered]
+        return [c.interpreter_id for c in _first(count, candidates, _idle_key)]
     costs: dict[frozenset[str], int] = {}  # interpreters often share a language set
 
     def key(candidate: Candidate) -> tuple[int, float, int, int]:
@@ -115,6 +114,12 @@ def rank(*, policy: RoutingPolicy, language: str, candidates: Sequence[Candidate
             costs[candidate.languages] = bucket
         return (bucket, *_idle_key(candidate))
 
-    ordered = heapq.nsmallest(count, candidates, key=key) if count < len(candidates) \
-        else sorted(candidates, key=key)
-    return [c.interpreter_id for c in ordered]
+    return [c.interpreter_id for c in _first(count, candidates, key)]
+
+
+def _first(count: int, candidates: Sequence[Candidate], key: Callable[[Candidate], Any]) -> list[Candidate]:
+    if count == 1:
+        return [min(candidates, key=key)]
+    if count < len(candidates):
+        return heapq.nsmallest(count, candidates, key=key)
+    return sorted(candidates, key=key)

@@ -23,6 +23,7 @@ class Cell:
     unfilled: int = 0
     abandoned: int = 0
     addressable_unfilled: int = 0  # unfilled while a speaker of the language was online (busy)
+    declined_unfilled: int = 0  # of those: a speaker was free at the end but had declined or let it ring out
     wait_seconds: float = 0.0  # sum; unfilled count as the maximum wait
 
     def add(self, other: Cell) -> None:
@@ -32,6 +33,7 @@ class Cell:
         self.unfilled += other.unfilled
         self.abandoned += other.abandoned
         self.addressable_unfilled += other.addressable_unfilled
+        self.declined_unfilled += other.declined_unfilled
         self.wait_seconds += other.wait_seconds
 
     @property

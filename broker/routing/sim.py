@@ -25,7 +25,6 @@ import random
 import time
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from broker.routing.compiled import CompiledScenario, compile_scenario
@@ -52,7 +51,7 @@ class SimulationLimitError(RuntimeError):
 
 class _Request:
     __slots__ = ("lang", "how", "kind", "arrival", "asked", "offer", "done", "urgent", "callback",
-                 "waiting", "addressable", "talk", "patience")
+                 "waiting", "addressable", "talk", "rng")
 
     def __init__(self, lang: int, how: int, kind: int, arrival: float, urgent: bool, callback: bool) -> None:
         self.lang = lang
@@ -67,26 +66,7 @@ class _Request:
         self.waiting = False
         self.addressable = False
         self.talk = 0.0  # drawn at arrival so every policy sees the same call lengths
-        self.patience = math.inf
-
-
-class _FreeView(Mapping[str, int]):
-    """Free speakers per language, read live from the engine (no dict built per decision)."""
-
-    __slots__ = ("_free", "_index")
-
-    def __init__(self, free: list[set[int]], index: dict[str, int]) -> None:
-        self._free = free
-        self._index = index
-
-    def __getitem__(self, code: str) -> int:
-        return len(self._free[self._index[code]])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
+        self.rng: random.Random | None = None  # the caller's and the offers' answers
 
 
 class _Engine:
@@ -96,8 +76,8 @@ class _Engine:
         self.s = scenario.service
         self.policy = policy
         # Separate streams, so two policies see the same callers, bookings and presence
-        # (common random numbers): only the humans' answers and what follows from them differ.
-        self.rng = random.Random(f"{seed}:humans")
+        # (common random numbers). The answers to a request's k-th offer come from the
+        # request's own stream, so they too are the same under every policy.
         self.arrivals_rng = random.Random(f"{seed}:arrivals")
         self.bookings_rng = random.Random(f"{seed}:bookings")
         self.presence_rng = random.Random(f"{seed}:presence")
@@ -121,7 +101,9 @@ class _Engine:
         self.waiting: list[list[_Request]] = [[] for _ in range(n_lang)]
         self.callbacks: list[list[_Request]] = [[] for _ in range(n_lang)]
         self.booking_waits: list[list[tuple[float, float]]] = [[] for _ in range(n_lang)]
-        self.free_view = _FreeView(self.free, self.index)
+        # Free speakers per language code, kept in step with `free`: the policy reads it directly.
+        self.free_count: dict[str, int] = dict.fromkeys(compiled.codes, 0)
+        self.lang_code = list(compiled.codes)
         # Interpreters with the same languages and qualification form a group; both policies
         # order inside a group by (idle since, id), so only each group's front runner can be
         # ranked first. The simulator hands `rank` those front runners (tests/routing proves
@@ -145,6 +127,7 @@ class _Engine:
         self.kind_rows = [self.kind_cells[k] for k in compiled.kinds]
         self.waits = array("d")
         self.booked = self.booked_missed = self.callbacks_made = self.callbacks_answered = 0
+        self.open_requests = 0  # waiting requests; presence goes on past the horizon until they end
 
     # ------------------------------------------------------------------ helpers
     def push(self, at: float, kind: int, payload: Any) -> None:
@@ -179,18 +162,25 @@ class _Engine:
     # ------------------------------------------------------------------ interpreters
     def take(self, i: int, state: int) -> None:
         """Interpreter i stops being free (offered, busy)."""
+        was_free = self.status[i] == FREE
         self.status[i] = state
-        for lang in self.c.interpreters[i].languages:
-            self.free[lang].discard(i)
+        if was_free:
+            count, codes = self.free_count, self.lang_code
+            for lang in self.c.interpreters[i].languages:
+                self.free[lang].discard(i)
+                count[codes[lang]] -= 1
 
     def become_available(self, i: int, t: float) -> None:
         if self.depth[i] == 0:
             self.status[i] = OFFLINE
             return
-        self.status[i] = FREE
         langs = self.c.interpreters[i].languages
-        for lang in langs:
-            self.free[lang].add(i)
+        if self.status[i] != FREE:
+            count, codes = self.free_count, self.lang_code
+            for lang in langs:
+                self.free[lang].add(i)
+                count[codes[lang]] += 1
+        self.status[i] = FREE
         self.version[i] += 1
         idle = self.idle_since[i]
         heapq.heappush(self.group_heap[self.group[i]], (-math.inf if idle is None else idle, i, self.version[i]))
@@ -211,7 +201,9 @@ class _Engine:
                 self.callbacks_made += 1
                 request = _Request(old.lang, self.how(t), old.kind, t, urgent=True, callback=True)
                 request.talk = old.talk
+                request.rng = old.rng
                 self.push(t + self.s.max_wait_seconds, DEADLINE, request)
+                self.open_requests += 1
                 self.dispatch(request, t)
         if self.status[i] != FREE:
             return
@@ -249,7 +241,7 @@ class _Engine:
                 request.waiting = True
                 self.waiting[lang].append(request)
             return
-        pool = PoolSnapshot(free=self.free_view, arrivals_per_hour=self.c.rates_by_hour[self.how(t)],
+        pool = PoolSnapshot(free=self.free_count, arrivals_per_hour=self.c.rates_by_hour[self.how(t)],
                             handle_seconds=self.handle[lang])
         chosen = rank(policy=self.policy, language=self.c.codes[lang], candidates=candidates, pool=pool, n=1)[0]
         if request.waiting:
@@ -260,15 +252,15 @@ class _Engine:
         self.offer_req[chosen] = request
         request.offer = chosen
         asked.add(chosen)
-        s, u = self.s, self.rng.random()
+        rng = request.rng
+        assert rng is not None
+        s, u = self.s, rng.random()
         if u < s.no_answer_probability:
             at, answer = t + s.offer_timeout_seconds, EXPIRE
         elif u < s.no_answer_probability + s.decline_probability:
-            at, answer = t + self.rng.expovariate(1 / s.decline_delay_seconds) if s.decline_delay_seconds else t, \
-                DECLINE
+            at, answer = t + rng.expovariate(1 / s.decline_delay_seconds) if s.decline_delay_seconds else t, DECLINE
         else:
-            at, answer = t + self.rng.expovariate(1 / s.accept_delay_seconds) if s.accept_delay_seconds else t, \
-                ACCEPT
+            at, answer = t + rng.expovariate(1 / s.accept_delay_seconds) if s.accept_delay_seconds else t, ACCEPT
             at = min(at, t + s.offer_timeout_seconds)
         self.push(at, RESPONSE, (chosen, self.token[chosen], answer))
 
@@ -287,6 +279,7 @@ class _Engine:
     def finish(self, request: _Request, t: float, outcome: int) -> None:
         """Record a request that ended waiting: ACCEPT (answered), EXPIRE (unfilled), DECLINE (abandoned)."""
         request.done = True
+        self.open_requests -= 1
         if request.waiting:
             request.waiting = False
             self.waiting[request.lang].remove(request)
@@ -300,6 +293,10 @@ class _Engine:
             self.callbacks_answered += outcome == ACCEPT
             return
         wait = t - request.arrival
+        addressable = declined = False
+        if outcome == EXPIRE:
+            addressable = request.addressable or self.present[request.lang] > 0
+            declined = bool(self.free[request.lang]) and self.free[request.lang] <= request.asked
         cell = self.cell_rows[request.lang][request.how]
         kind = self.kind_rows[request.kind]
         for target in (cell, kind):
@@ -309,13 +306,13 @@ class _Engine:
                 target.within_answer += wait <= self.answer_seconds
             elif outcome == EXPIRE:
                 target.unfilled += 1
-                addressable = request.addressable or self.present[request.lang] > 0
                 target.addressable_unfilled += addressable
+                target.declined_unfilled += declined
             else:
                 target.abandoned += 1
             target.wait_seconds += wait
         self.waits.append(wait)
-        if outcome == EXPIRE and self.rng.random() < self.s.callback_probability:
+        if outcome == EXPIRE and request.rng is not None and request.rng.random() < self.s.callback_probability:
             self.callbacks[request.lang].append(request)
 
     def arrival(self, t: float) -> None:
@@ -324,8 +321,10 @@ class _Engine:
         lang = self.draw(c.cum_on_demand[how], rng)
         request = _Request(lang, how, self.draw(c.cum_kinds, rng), t, urgent=False, callback=False)
         request.talk = self.talk(c.talk_seconds[lang], rng)
+        request.rng = random.Random(rng.getrandbits(64))
         request.addressable = self.present[lang] > 0
         self.push(t + self.s.max_wait_seconds, DEADLINE, request)
+        self.open_requests += 1
         if self.s.patience_seconds:
             self.push(t + rng.expovariate(1 / self.s.patience_seconds), ABANDON, request)
         self.dispatch(request, t)
@@ -386,7 +385,7 @@ class _Engine:
             self.take(i, OFFLINE)
         # busy, offered, wrap-up or away: offline once that ends (become_available checks depth)
 
-    def day_start(self, day: int, t: float, horizon: float) -> None:
+    def day_start(self, day: int, t: float) -> None:
         weekday = (self.c_start_weekday + day) % 7
         rng = self.presence_rng
         for i, person in enumerate(self.c.interpreters):
@@ -395,8 +394,7 @@ class _Engine:
                     on, off = t + start * HOUR, t + end * HOUR
                     self.push(on, ON, i)
                     self.push(off, OFF, i)
-        if t + DAY < horizon:
-            self.push(t + DAY, DAY_START, day + 1)
+        self.push(t + DAY, DAY_START, day + 1)  # past the horizon the loop drops it once no request waits
 
     def carry_over_night(self) -> None:
         """Windows of the day before the start that run past midnight are already on at 0."""
@@ -421,8 +419,8 @@ class _Engine:
         events = 0
         while heap:
             t, _, kind, payload = pop(heap)
-            if t >= horizon and kind in (ARRIVAL, BOOKING, DAY_START):
-                continue  # no new work after the horizon; what is under way runs to its end
+            if t >= horizon and (kind == ARRIVAL or kind == BOOKING or (kind == DAY_START and not self.open_requests)):
+                continue  # no new work after the horizon; requests under way run to their end with presence
             events += 1
             if events > max_events:
                 raise SimulationLimitError(f"more than {max_events} simulated events")
@@ -460,7 +458,7 @@ class _Engine:
             elif kind == OFF:
                 self.presence_off(payload, t)
             elif kind == DAY_START:
-                self.day_start(payload, t, horizon)
+                self.day_start(payload, t)
             elif kind == BOOKING:
                 self.booking(t)
             elif kind == ABANDON:

@@ -76,6 +76,7 @@ def summary(result: SimulationResult, rare: Sequence[str]) -> dict[str, Any]:
         "rare_unfilled_pct": _pct(rare_cell.unfilled, rare_cell.requests),
         "addressable_unfilled_pct": _pct(total.addressable_unfilled, total.requests),
         "rare_addressable_unfilled_pct": _pct(rare_cell.addressable_unfilled, rare_cell.requests),
+        "rare_declined_unfilled_pct": _pct(rare_cell.declined_unfilled, rare_cell.requests),
         "abandoned_pct": _pct(total.abandoned, total.requests),
         "talk_minutes_max_over_min": talk_max_over_min(result),
         "talk_gini": round(result.talk_gini(), 3),

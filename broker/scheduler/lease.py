@@ -46,12 +46,6 @@ async def release(*, db: AsyncSession, name: str, holder: str) -> None:
     await db.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
 
-async def holder_of(*, db: AsyncSession, name: str) -> Lease | None:
-    lease = await db.get(Lease, name, populate_existing=True)
-    if lease is None or lease.expires_at <= utcnow():
-        return None
-    return lease
-
 
 async def seconds_left(*, db: AsyncSession, name: str, now: datetime | None = None) -> float | None:
     """Seconds until the lease expires (negative: expired), or None without a lease row."""

@@ -24,7 +24,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -38,6 +38,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.config import Settings
+from broker.live.unit import NOWHERE, Outlet
 from broker.scheduler import lease as lease_service
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class JobRuntime:
 
     sessionmaker: async_sessionmaker[AsyncSession]
     settings: Settings
-    services: dict[str, Any] = field(default_factory=dict)  # e.g. "realtime", "wake" getters
+    outlet: Outlet = NOWHERE  # where a job's committed effects go (`broker.live.unit`)
 
 
 _RUNTIME: contextvars.ContextVar[JobRuntime] = contextvars.ContextVar("vd_job_runtime")
@@ -165,14 +166,15 @@ class Scheduler:
     """One per process: a paused APScheduler plus the lease loop that decides who runs jobs."""
 
     def __init__(self, *, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession],
-                 services: dict[str, Any] | None = None, holder: str | None = None,
+                 outlet: Outlet = NOWHERE, holder: str | None = None,
                  lease_seconds: float | None = None) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
-        self.runtime = JobRuntime(sessionmaker=sessionmaker, settings=settings, services=services or {})
+        self.runtime = JobRuntime(sessionmaker=sessionmaker, settings=settings, outlet=outlet)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.lease_seconds = lease_seconds or settings.scheduler_lease_seconds
         self.on_leader: list[LeaderHook] = []
+        self._hook_tasks: set[asyncio.Future[None]] = set()
         self.is_leader = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vd-jobstore")
         self._aps: _ThreadedStoreScheduler | None = None
@@ -206,6 +208,16 @@ class Scheduler:
                 log.warning("job store start failed, retrying", exc_info=True)
                 await asyncio.sleep(0.2)
         self._task = asyncio.create_task(self._lease_loop(), name="scheduler-lease")
+
+    def add_leader_hook(self, hook: LeaderHook) -> None:
+        """Run `hook` whenever this process takes the lease (at once if it holds it already)."""
+        if hook in self.on_leader:
+            return
+        self.on_leader.append(hook)
+        if self.is_leader:
+            task = asyncio.ensure_future(hook(self))
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop running jobs; `release=False` mimics a crash (the lease simply expires)."""

@@ -1,35 +1,32 @@
-"""Start and stop the process's scheduler from the app's lifespan, with every area's jobs."""
+"""Start and stop the process's scheduler from the app's lifespan.
+
+Areas register their own jobs in their `scheduled.py` (`start(runtime)`, after this one);
+a hook added after the lease was taken still runs (`Scheduler.add_leader_hook`).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
-
-from broker.booking.scheduled import BookingJobs, JobPlan, services_from
+from broker.live.runtime import Runtime
 from broker.scheduler.runner import Scheduler
 
 log = logging.getLogger(__name__)
 
 
-async def start_scheduler(app: FastAPI, *, plan: JobPlan | None = None) -> Scheduler | None:
+async def start(runtime: Runtime) -> None:
     """Start this process's (paused) scheduler and its lease loop, unless disabled in settings."""
-    settings = app.state.settings
-    app.state.scheduler = None
-    app.state.booking_jobs = None
+    settings = runtime.settings
     if not settings.scheduler_enabled:
-        log.info("scheduler disabled (VD_SCHEDULER_ENABLED=false): booking jobs run elsewhere")
-        return None
-    scheduler = Scheduler(settings=settings, sessionmaker=app.state.sessionmaker, services=services_from(app.state))
-    app.state.booking_jobs = BookingJobs(scheduler, plan or JobPlan.from_settings(settings))
+        log.info("scheduler disabled (VD_SCHEDULER_ENABLED=false): timed jobs run elsewhere")
+        return
+    scheduler = Scheduler(settings=settings, sessionmaker=runtime.sessionmaker, outlet=runtime)
     await scheduler.start()
-    app.state.scheduler = scheduler
-    return scheduler
+    runtime.scheduler = scheduler
 
 
-async def stop_scheduler(app: FastAPI) -> None:
+async def stop(runtime: Runtime) -> None:
     """Stop running jobs and hand the lease on at once."""
-    scheduler: Scheduler | None = getattr(app.state, "scheduler", None)
-    if scheduler is not None:
-        await scheduler.stop()
-        app.state.scheduler = None
+    if runtime.scheduler is not None:
+        await runtime.scheduler.stop()
+        runtime.scheduler = None

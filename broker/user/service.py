@@ -12,7 +12,7 @@ from broker.auth.security import hash_password_async
 from broker.config import Settings
 from broker.enums import Role
 from broker.errors import Conflict, Invalid
-from broker.interpreter import presence
+from broker.interpreter import status as interpreter_status
 from broker.interpreter.models import InterpreterProfile
 from broker.office.models import Office
 from broker.user.models import User
@@ -113,7 +113,7 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
     if changes.get("active") is False and user.role is Role.INTERPRETER:
         # Offline at once (not after the presence grace): pending offers are withdrawn and
         # dispatch stops counting them; the route closes their sockets after the commit.
-        await presence.set_online(db=db, user_id=user.id, online=False, settings=settings, now=now)
+        await interpreter_status.set_online(db=db, user_id=user.id, online=False, settings=settings, now=now)
     await db.flush()
     await audit_service.record(
         db=db, actor_id=actor_id, action="user_update", object_type="user", object_id=user.id,

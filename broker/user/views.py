@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from broker.auth.deps import EVERY_ROLE, CurrentUser, SessionDep, allow, office_scope
+from broker.auth.deps import EVERY_ROLE, allow, office_scope
 from broker.database import utcnow
+from broker.deps import CurrentUser, RuntimeDep, SessionDep
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, NotFound
 from broker.params import IdPath, IdQuery, Page, PageParams, Text, page_params, paginate
-from broker.request.deps import LiveDep
 from broker.user import service as user_service
 from broker.user.models import User
 from broker.user.schemas import ProfileSelfUpdate, UserCreate, UserRead, UserUpdate
@@ -72,13 +72,13 @@ async def get_user(user_id: IdPath, db: SessionDep, current: CurrentUser) -> Use
 
 @router.patch("/{user_id}", response_model=UserRead, dependencies=[Depends(allow(Role.ADMIN))])
 async def update_user(user_id: IdPath, user_in: UserUpdate, db: SessionDep, current: CurrentUser,
-                      live: LiveDep) -> User:
+                      runtime: RuntimeDep) -> User:
     """Change a user; `active: false` deactivates (nothing is ever deleted)."""
     user = await _get_visible(db, current, user_id)
     user = await user_service.update(db=db, user=user, user_in=user_in, actor_id=current.id,
-                                     settings=live.settings, now=utcnow())
-    await live.commit(db)
+                                     settings=runtime.settings, now=utcnow())
+    await db.commit()
     if user_in.active is False or user_in.password is not None:
         # Sessions were revoked in the transaction; now close their sockets on every instance.
-        await live.realtime.sign_out(user.id)
+        await runtime.realtime.sign_out(user.id)
     return user

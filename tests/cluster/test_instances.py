@@ -18,7 +18,7 @@ from broker.enums import InterpreterStatus, OfferStatus
 from broker.interpreter.models import InterpreterProfile
 from broker.request.models import Offer
 from broker.scheduler.models import Lease
-from signaling.peer import Participant
+from signaling.client.peer import Participant
 from tests.cluster.conftest import Instance, RedisServer, instance_env
 from tests.conftest import World, build_world
 from tests.request.conftest import add_interpreter

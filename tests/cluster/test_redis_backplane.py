@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from signaling.client.peer import Participant
 from signaling.cluster import REMOTE
-from signaling.peer import Participant
 from tests.cluster.conftest import RedisServer, cluster_server
 from tests.signaling.conftest import Client
 

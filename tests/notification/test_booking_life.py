@@ -18,7 +18,6 @@ from broker.booking import service as booking_service
 from broker.booking.schemas import BookingCreate
 from broker.config import Settings
 from broker.request.models import InterpretingRequest
-from broker.request.realtime import NullRealtime
 from broker.scheduler.runner import _RUNTIME, JobRuntime
 from tests.booking.conftest import at, booking_body, interpreters, working_day  # noqa: F401  (fixture)
 from tests.conftest import World
@@ -37,8 +36,7 @@ def ics_of(message: EmailMessage) -> tuple[str, Any] | None:
 async def run_job(job: Any, booking_id: int, sessionmaker: async_sessionmaker[AsyncSession],
                   settings: Settings) -> None:
     """Run a booking job through its real wrapper, as the scheduler would."""
-    runtime = JobRuntime(sessionmaker=sessionmaker, settings=settings,
-                         services={"realtime": NullRealtime, "wake": lambda: None})
+    runtime = JobRuntime(sessionmaker=sessionmaker, settings=settings)
     token = _RUNTIME.set(runtime)
     try:
         await job(booking_id)

@@ -159,8 +159,13 @@ async def test_ledger_exports_read_back(client: httpx.AsyncClient, ledger: Ledge
 
 
 async def test_open_data_csv_has_documented_columns(client: httpx.AsyncClient, ledger: Ledger) -> None:
-    """The open-data CSV has the documented columns and suppresses every count under 3."""
-    text = (await client.get("/api/reports/open-data.csv", headers=ledger.world.auth("manager"))).text
+    """The open-data CSV has the documented columns and hides every count under 3 as '.'."""
+    text = (
+        await client.get(
+            "/api/reports/open-data.csv", params={"from": "2025-01-01", "to": "2025-07-31"},
+            headers=ledger.world.auth("manager"),
+        )
+    ).text
     reader = csv.DictReader(io.StringIO(text))
     assert reader.fieldnames == [
         "month",
@@ -179,7 +184,39 @@ async def test_open_data_csv_has_documented_columns(client: httpx.AsyncClient, l
     ]
     rows = list(reader)
     jan = next(r for r in rows if r["month"] == "2025-01")
-    assert (jan["language_code"], jan["requests"], jan["sessions"], jan["unmet"]) == ("ar", "4", "3", "<3")
+    # January is one cell: its unmet (1) has nothing to hide behind, so the month's unmet is withheld.
+    assert (jan["language_code"], jan["requests"], jan["sessions"], jan["unmet"]) == ("ar", "4", "3", ".")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "2025-01-02", "to": "2025-07-31"}, "from"),  # shifted by a day
+        ({"from": "2025-01-01", "to": "2025-07-30"}, "to"),
+        ({"from": "2025-01-01", "to": "2099-12-31"}, "to"),  # not completed
+        ({"from": "2025-01-01", "to": "2025-07-31", "language": "ar"}, "language"),
+    ],
+)
+async def test_open_data_refuses_part_months_running_months_and_filters(
+    client: httpx.AsyncClient, ledger: Ledger, params: dict[str, str], field: str
+) -> None:
+    """Open data is for whole completed months of the whole state only: anything else is a 422 naming the field."""
+    response = await client.get("/api/reports/open-data.csv", params=params, headers=ledger.world.auth("manager"))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "open_data_whole_months" and body["detail"][0]["loc"] == ["query", field]
+
+
+async def test_a_month_reads_the_same_in_every_open_data_file(client: httpx.AsyncClient, ledger: Ledger) -> None:
+    """February's rows are identical whether the file covers February alone or January to July."""
+    auth = ledger.world.auth("manager")
+
+    async def february(period: dict[str, str]) -> list[dict[str, str]]:
+        text = (await client.get("/api/reports/open-data.csv", params=period, headers=auth)).text
+        return [r for r in csv.DictReader(io.StringIO(text)) if r["month"] == "2025-02"]
+
+    alone = await february({"from": "2025-02-01", "to": "2025-02-28"})
+    assert alone and alone == await february({"from": "2025-01-01", "to": "2025-07-31"})
 
 
 async def test_other_exports_read_back(client: httpx.AsyncClient, ledger: Ledger) -> None:
@@ -216,3 +253,15 @@ async def test_plotly_js_is_served_locally(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200 and len(response.content) > 1_000_000
     again = await client.get("/static/vendor/plotly.min.js", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
+
+
+async def test_a_hidden_part_of_a_row_does_not_follow_from_its_total(
+    client: httpx.AsyncClient, ledger: Ledger
+) -> None:
+    """February: 5 requests, 2 on demand (hidden), 3 booked: booked is withheld too ('.'), else 5 − 3 gives 2."""
+    response = await client.get(
+        "/api/reports/usage/export", params={"group_by": "month", "format": "csv"},
+        headers=ledger.world.auth("manager"),
+    )
+    feb = next(r for r in csv.DictReader(io.StringIO(response.text)) if r["month"] == "2025-02")
+    assert (feb["requests"], feb["requests_on_demand"], feb["requests_booked"]) == ("5", "<3", ".")

@@ -20,8 +20,8 @@ from broker.database import utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Qualification, RequestMode, RequestStatus, Role
 from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
-from broker.request import realtime
-from broker.request import service as request_service
+from broker.live.unit import FixedOutlet, bind
+from broker.request import lifecycle
 from broker.request.models import InterpretingRequest, Offer
 from broker.request.scheduled import Dispatcher
 from broker.user.models import User
@@ -30,7 +30,7 @@ from tests.conftest import World, add_user
 
 @dataclass
 class RecordingRealtime:
-    """Implements `broker.request.realtime.Realtime` and records what it was asked to do."""
+    """Implements `broker.live.effects.Realtime` and records what it was asked to do."""
 
     online: set[int] = field(default_factory=set)
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
@@ -137,7 +137,7 @@ async def check_invariants(db: AsyncSession) -> None:
             assert mine, f"request {request.id} offered without a pending offer"
         else:
             assert not mine, f"request {request.id} is {request.status} but has pending offers"
-        on_demand_call = request.mode is RequestMode.ON_DEMAND and request.status in request_service.IN_CALL
+        on_demand_call = request.mode is RequestMode.ON_DEMAND and request.status in lifecycle.IN_CALL
         if on_demand_call:
             assert [o.interpreter_id for o in accepted.get(request.id, [])] == [request.interpreter_id]
     ledger_ids = [e.request_id for e in ledger if e.request_id is not None]
@@ -152,8 +152,9 @@ def dispatch_settings(settings: Settings, **overrides: Any) -> Settings:
 
 
 async def run_effects(db: AsyncSession, rt: RecordingRealtime) -> None:
-    """What a route does after the service: commit, then publish."""
-    await realtime.commit(db, rt)
+    """What a route does after the service: commit, which publishes to `rt`."""
+    bind(db, FixedOutlet(rt))
+    await db.commit()
 
 
 @dataclass
@@ -168,7 +169,8 @@ class Api:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        dispatcher: Dispatcher = self.app.state.dispatcher
+        dispatcher = self.app.state.runtime.dispatcher
+        assert isinstance(dispatcher, Dispatcher)
         return dispatcher
 
     async def create(self, caseworker: str = "caseworker_a", **body: Any) -> httpx.Response:
@@ -187,9 +189,9 @@ async def api(api_settings: Settings, engine: AsyncEngine, world: World, rt: Rec
     db.expunge_all()  # the world's users stay readable after the tests' rollbacks
     application = create_app(api_settings)
     async with application.router.lifespan_context(application):
-        application.state.hub_real = application.state.hub
-        application.state.hub = rt
-        application.state.dispatcher.realtime = rt
+        runtime = application.state.runtime
+        runtime.realtime = rt  # what committed routes publish to
+        runtime.dispatcher.realtime = rt
         transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Api(application, client, world, rt, sessionmaker)

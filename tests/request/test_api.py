@@ -13,7 +13,7 @@ from broker.database import utcnow
 from broker.enums import LedgerOutcome, Media, OfferStatus, OfficeKind, Qualification, RequestMode
 from broker.ledger.models import LedgerEntry
 from broker.request.models import Offer
-from broker.request.wiring import make_current_state
+from broker.request.replay import make_current_state
 from tests.request.conftest import Api, add_interpreter, check_invariants, snapshot
 
 
@@ -229,3 +229,29 @@ async def test_tiers_count_the_own_offices_requests_of_the_last_90_days(api: Api
     other = {t["language_code"]: t["office_requests"] for t in (await api.client.get(
         "/api/languages/tiers", headers=api.world.auth("caseworker_b"))).json()}
     assert other["uk"] == 1 and other["ar"] == 0
+
+
+async def test_every_way_into_a_call_gives_the_same_join_with_the_requests_media(api: Api, db: AsyncSession) -> None:
+    """Accept, `/join`, the `call-join` event after commit and the replay on reconnect all come from
+    `call.join_for`: same room, the party's own role, and an audio-only request says `audio` everywhere
+    (the event before the HTTP answer used to carry no media, so the interpreter's camera went on)."""
+    interpreter = await add_interpreter(db, "amal", world=api.world)
+    caseworker_id = api.world.users["caseworker_a"].id
+    request_id = (await api.create(media="audio")).json()["id"]
+    offer_id = api.rt.of(interpreter.id, "offer")[0]["offer_id"]
+    accepted = await api.client.post(f"/api/offers/{offer_id}/accept", headers=api.world.auth("amal"))
+    assert accepted.status_code == 200, accepted.text
+    by_accept = accepted.json()["join"]
+    [event_interpreter] = api.rt.of(interpreter.id, "call-join")
+    [event_counter] = api.rt.of(caseworker_id, "call-join")
+    by_join = {name: (await api.client.get(f"/api/requests/{request_id}/join", headers=api.world.auth(name))).json()
+               for name in ("amal", "caseworker_a")}
+    replay = make_current_state(api.sessionmaker, api.rt)
+    by_replay = {uid: [e for e in await replay(uid) if e["type"] == "call-join"][0]
+                 for uid in (interpreter.id, caseworker_id)}
+    interpreter_joins = [by_accept, event_interpreter, by_join["amal"], by_replay[interpreter.id]]
+    counter_joins = [event_counter, by_join["caseworker_a"], by_replay[caseworker_id]]
+    for joins, role in ((interpreter_joins, "interpreter"), (counter_joins, "counter")):
+        assert {(j["room_id"], j["role"], j["media"], j["request_id"]) for j in joins} == {
+            (by_accept["room_id"], role, "audio", request_id)}
+        assert all(j["token"] for j in joins)

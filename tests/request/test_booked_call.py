@@ -10,7 +10,7 @@ from broker.config import Settings
 from broker.enums import InterpreterStatus, LedgerOutcome, RequestMode, RequestStatus
 from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
-from broker.request import realtime
+from broker.live.unit import FixedOutlet, bind
 from broker.request.models import InterpretingRequest
 from tests.booking.conftest import at, booking_body, give_windows, working_day
 from tests.request.conftest import Api, add_interpreter, check_invariants
@@ -31,7 +31,8 @@ async def open_booking(api: Api, db: AsyncSession, settings: Settings) -> tuple[
         booking = await session.get(InterpretingRequest, booking_id)
         assert booking is not None
         assert await booking_service.open_room(db=session, booking=booking, settings=settings)
-        await realtime.commit(session, api.rt)
+        bind(session, FixedOutlet(api.rt))
+        await session.commit()
     return booking_id, amal.id
 
 

@@ -19,14 +19,15 @@ from broker.enums import (
     QualificationWish,
     RequestStatus,
 )
-from broker.interpreter import presence
+from broker.interpreter import status as interpreter_status
 from broker.interpreter.models import InterpreterProfile
+from broker.interpreter.schemas import StatusChoice
 from broker.ledger.models import LedgerEntry
 from broker.request import offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
 from broker.request.scheduled import Dispatcher
-from broker.request.schemas import RequestCreate, StatusChoice
+from broker.request.schemas import RequestCreate
 from broker.user.models import User
 from tests.conftest import World
 from tests.request.conftest import RecordingRealtime, add_interpreter, check_invariants, run_effects
@@ -211,7 +212,7 @@ async def test_callback_rings_back_when_an_interpreter_comes_online(
     caseworker = world.users["caseworker_a"]
     await request_service.callback(db=db, user=caseworker, request_id=request.id, now=utcnow())
     await run_effects(db, rt)
-    await presence.set_online(db=db, user_id=sleeper.id, online=True, settings=seq, now=utcnow())
+    await interpreter_status.set_online(db=db, user_id=sleeper.id, online=True, settings=seq, now=utcnow())
     await run_effects(db, rt)
     await Dispatcher(sessionmaker=sessionmaker, settings=seq, rt=rt).run_once(queue=True)
     assert rt.of(caseworker.id, "callback-ready")
@@ -227,10 +228,10 @@ async def test_going_away_or_offline_withdraws_the_pending_offer(
     second = await add_interpreter(db, "second", idle_minutes=20)
     third = await add_interpreter(db, "third", idle_minutes=10)
     request = await create(db, world, seq, rt)
-    await presence.set_status(db=db, user_id=first.id, choice=StatusChoice.AWAY, settings=seq, now=utcnow())
+    await interpreter_status.set_status(db=db, user_id=first.id, choice=StatusChoice.AWAY, settings=seq, now=utcnow())
     await run_effects(db, rt)
     assert [o.interpreter_id for o in await pending(db, request.id)] == [second.id]
-    await presence.set_online(db=db, user_id=second.id, online=False, settings=seq, now=utcnow())
+    await interpreter_status.set_online(db=db, user_id=second.id, online=False, settings=seq, now=utcnow())
     await run_effects(db, rt)
     assert [o.interpreter_id for o in await pending(db, request.id)] == [third.id]
     statuses = {u.id: (await db.get(InterpreterProfile, u.id, populate_existing=True)) for u in (first, second)}
@@ -290,7 +291,7 @@ async def test_every_status_change_reaches_the_console_as_the_status_the_server_
                                    now=utcnow())
     await run_effects(db, rt)
     assert told(first) == "wrap_up" == (await _last_status(db, first.id)).value
-    await presence.sweep_wrap_up(db=db, settings=ring, now=utcnow() + timedelta(seconds=31))
+    await interpreter_status.sweep_wrap_up(db=db, settings=ring, now=utcnow() + timedelta(seconds=31))
     await run_effects(db, rt)
     last = rt.of(first.id, "interpreter-status")[-1]
     assert last["status"] == "available" == (await _last_status(db, first.id)).value

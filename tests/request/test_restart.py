@@ -30,6 +30,7 @@ from broker.enums import RequestStatus
 from broker.request.models import InterpretingRequest
 from tests.conftest import World, free_port
 from tests.request.conftest import add_interpreter, check_invariants
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 SERVE = str(Path(sys.executable).with_name("videodolmetschen"))
@@ -48,13 +49,14 @@ async def serve(settings: Settings, port: int, log: Path) -> AsyncIterator[subpr
                                    env=env, stdout=out, stderr=out, start_new_session=True)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(150):
+
+            async def healthy() -> bool:
                 with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError(f"server did not start; see {log}")
+                    return (await http.get("/healthz")).status_code == 200
+                return False
+
+            # A loaded machine (two test runs at once) needs half a minute to start a server.
+            await eventually(healthy, timeout=120, message=f"server did not start; see {log}")
         yield process
     finally:
         if process.poll() is None:

@@ -24,11 +24,11 @@ from broker.config import DispatchStrategy, Settings
 from broker.database import make_engine, make_sessionmaker, utcnow
 from broker.enums import OfferStatus, Qualification, RequestStatus
 from broker.errors import Conflict, DomainError, Forbidden
-from broker.interpreter import presence
-from broker.request import offers
+from broker.interpreter import status as interpreter_status
+from broker.live.unit import FixedOutlet, bind
+from broker.request import lifecycle, offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest, Offer
-from broker.request.realtime import commit
 from broker.request.scheduled import Dispatcher
 from broker.request.schemas import RequestCreate
 from broker.user.models import User
@@ -80,7 +80,8 @@ def machine_for(base: Settings) -> type[RuleBasedStateMachine]:
                 except DomainError:
                     await db.rollback()
                     raise
-                await commit(db, self.rt)
+                bind(db, FixedOutlet(self.rt))
+                await db.commit()
                 return result
 
         async def rows(self, model: Any, *where: Any) -> list[Any]:
@@ -153,7 +154,7 @@ def machine_for(base: Settings) -> type[RuleBasedStateMachine]:
                 self.run(self.act(lambda db: request_service.cancel(db=db, user=owner, request_id=request.id,
                                                                     now=utcnow())))
             except Conflict:
-                assert request.status not in request_service.CANCELLABLE
+                assert request.status not in lifecycle.CANCELLABLE
 
         @rule()
         def timeout(self) -> None:
@@ -179,7 +180,7 @@ def machine_for(base: Settings) -> type[RuleBasedStateMachine]:
         @rule(who=st.integers(0, INTERPRETERS - 1), online=st.booleans())
         def presence(self, who: int, online: bool) -> None:
             user_id = self.interpreters[who].id
-            self.run(self.act(lambda db: presence.set_online(db=db, user_id=user_id, online=online,
+            self.run(self.act(lambda db: interpreter_status.set_online(db=db, user_id=user_id, online=online,
                                                               settings=config, now=utcnow())))
             self.run(self.dispatcher.run_once(queue=True))
 

@@ -13,8 +13,9 @@ from broker.booking.scheduled import BookingJobs, Job, JobPlan
 from broker.config import Settings
 from broker.database import utcnow
 from broker.enums import RequestMode, RequestStatus
+from broker.live.effects import NullRealtime
+from broker.live.unit import FixedOutlet
 from broker.request.models import InterpretingRequest
-from broker.request.realtime import NullRealtime
 from broker.scheduler.runner import Scheduler
 from tests.conftest import World
 
@@ -57,7 +58,7 @@ async def make_scheduler(settings: Settings, sessionmaker: async_sessionmaker[As
         recorder = Recorder()
         scheduler = Scheduler(settings=settings, sessionmaker=sessionmaker, holder=name,
                               lease_seconds=lease_seconds,
-                              services={"realtime": lambda: recorder, "wake": lambda: None})
+                              outlet=FixedOutlet(recorder))
         jobs = BookingJobs(scheduler, FAST_PLAN)
         await scheduler.start()
         started.append(scheduler)

@@ -23,6 +23,7 @@ from broker.ledger.models import LedgerEntry
 from broker.request.models import InterpretingRequest
 from tests.conftest import World, free_port
 from tests.scheduler.conftest import add_booking
+from tests.waiting import eventually
 
 CLI = Path(sys.executable).with_name("videodolmetschen")
 
@@ -37,14 +38,15 @@ def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 async def _up(port: int) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(150):
+
+        async def answers() -> bool:
             try:
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code < 500:
-                    return
+                return (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code < 500
             except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not start")
+                return False
+
+        # A loaded machine (two test runs at once) needs half a minute to start a server.
+        await eventually(answers, timeout=120, message="server did not start")
 
 
 async def _ran(sessionmaker: async_sessionmaker[AsyncSession], booking_id: int) -> set[str]:

@@ -21,12 +21,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from broker.config import Settings
+from broker.rtc.views import get_hub, router
 from signaling.backplane import InMemoryBackplane
+from signaling.client.peer import Participant
 from signaling.hub import Hub
-from signaling.peer import Participant
 from signaling.principal import Principal
 from signaling.tokens import TokenError, verify_ws_token
-from signaling.views import router
 
 ORIGIN = "http://counter.example"
 SECRET = "signalling-test-secret-0123456789abcdef"
@@ -88,7 +88,7 @@ async def serve_hub(hub: Hub, *, ws_max_size: int = 256 * 1024) -> AsyncIterator
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.hub = hub
+        app.dependency_overrides[get_hub] = lambda: hub
         await hub.start()
         try:
             yield

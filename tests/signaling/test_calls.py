@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from signaling.peer import Participant, SignalingRefused
+from signaling.client.peer import Participant, SignalingRefused
 from tests.signaling.conftest import Server, run_server
 
 

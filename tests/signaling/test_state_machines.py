@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signaling.presence import Presence
+from signaling.online import Presence
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import Room, RoomError
 from signaling.tokens import JoinClaims

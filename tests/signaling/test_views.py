@@ -11,9 +11,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import connect
 
-from broker.auth.deps import get_current_user
-from signaling import views
-from signaling.media import PatternVideoTrack, ToneAudioTrack
+from broker.deps import get_current_user
+from broker.rtc import views
+from signaling.client.media import PatternVideoTrack, ToneAudioTrack
 from tests.signaling.conftest import Server, run_server
 
 TURN = {"turn_urls": ["turn:turn.example:3478"], "turn_secret": "s3cret", "stun_urls": ["stun:turn.example"]}

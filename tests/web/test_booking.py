@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.booking import service as booking_service
-from broker.request import realtime
 from tests.conftest import World
 from tests.web.conftest import Web, ready
 from tests.web.helpers import inbound_growth, remote_video_playing
@@ -56,11 +55,11 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
     await interpreter.page.wait_for_function("window.__vd.signal.state === 'open'")
 
     # The scheduler's room-open job, run now instead of ten minutes before the start.
-    async with sessionmaker() as db:
+    async with web.server.app.state.runtime.sessionmaker() as db:  # its commit publishes to the hub
         booking = await booking_service.get(db=db, booking_id=booking_id, for_update=True)
         assert booking is not None
         assert await booking_service.open_room(db=db, booking=booking, settings=web.server.app.state.settings)
-        await realtime.commit(db, web.server.app.state.hub)
+        await db.commit()
 
     for person in (counter, interpreter):
         await remote_video_playing(person.page)

@@ -67,7 +67,7 @@ async def _sweep(web: Web, page: Page, condition: str, timeout: float = 15.0) ->
     """Run the dispatcher's round (the scheduler is off in tests) until the page shows `condition`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        await web.server.app.state.dispatcher.run_once(queue=True)
+        await web.server.app.state.runtime.dispatcher.run_once(queue=True)
         if await page.evaluate(condition):
             return
         await asyncio.sleep(0.25)

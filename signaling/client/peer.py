@@ -28,7 +28,7 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
 
 from signaling import protocol as p
-from signaling.media import PatternVideoTrack, ToneAudioTrack
+from signaling.client.media import PatternVideoTrack, ToneAudioTrack
 
 log = logging.getLogger(__name__)
 

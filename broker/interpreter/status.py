@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.config import Settings
 from broker.enums import InterpreterStatus
 from broker.interpreter.models import InterpreterProfile, PresenceInterval
-from broker.request import dispatch, offers, realtime
-from broker.request.schemas import StatusChoice
+from broker.interpreter.schemas import StatusChoice
+from broker.live import effects
+from broker.request import dispatch, offers
 
 IDLE = (InterpreterStatus.AVAILABLE, InterpreterStatus.AWAY, InterpreterStatus.OFFLINE)
 OFFLINE_WHEN_GONE = [InterpreterStatus.AVAILABLE.value, InterpreterStatus.AWAY.value]
@@ -54,8 +55,8 @@ def _settle(db: AsyncSession, profile: InterpreterProfile, now: datetime) -> Non
     profile.status_changed_at = now
     if target is InterpreterStatus.AVAILABLE:
         profile.idle_since = now
-        realtime.effects(db).wake = True
-    realtime.notify(db, profile.user_id, {"type": "interpreter-status", "status": target.value})
+        effects.pending(db).wake = True
+    effects.notify(db, profile.user_id, {"type": "interpreter-status", "status": target.value})
 
 
 async def set_online(*, db: AsyncSession, user_id: int, online: bool, settings: Settings,
@@ -107,8 +108,8 @@ async def end_wrap_up(*, db: AsyncSession, user_id: int, now: datetime) -> Inter
         profile.status = dispatch.idle_status(profile)
         profile.status_changed_at = profile.idle_since = now
         if profile.status is InterpreterStatus.AVAILABLE:
-            realtime.effects(db).wake = True
-        realtime.notify(db, profile.user_id, {"type": "interpreter-status", "status": profile.status.value})
+            effects.pending(db).wake = True
+        effects.notify(db, profile.user_id, {"type": "interpreter-status", "status": profile.status.value})
         await db.flush()
     return profile
 
@@ -130,9 +131,9 @@ async def sweep_wrap_up(*, db: AsyncSession, settings: Settings, now: datetime) 
                                 .execution_options(synchronize_session=False))
         # The status the row now holds, so the console shows exactly what dispatch will see.
         for user_id, status in done.all():
-            realtime.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value,
+            effects.notify(db, user_id, {"type": "interpreter-status", "status": InterpreterStatus(status).value,
                                           "reason": "wrap_up_over"})
-        realtime.effects(db).wake = True
+        effects.pending(db).wake = True
     return ids
 
 

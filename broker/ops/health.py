@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from broker.auth.deps import SessionDep, public
+from broker.auth.deps import public
+from broker.deps import RuntimeDep, SessionDep
+from broker.live.runtime import Runtime
 
 # /healthz answers within a second even when the database hangs (a partition): a proxy's health
 # check must see "unavailable" quickly, not time out itself.
@@ -23,18 +25,17 @@ class HealthRead(BaseModel):
 router = APIRouter(tags=["health"])
 
 
-def bus_state(request: Request) -> str:
-    hub = getattr(request.app.state, "hub", None)
-    backplane = getattr(hub, "backplane", None)
-    state = getattr(backplane, "state", None)
+def bus_state(runtime: Runtime) -> str:
+    backplane = getattr(runtime.hub, "backplane", None)
+    state = getattr(backplane, "state", None)  # only the Redis backplane has a state
     return str(state) if state is not None else "memory"
 
 
 @router.get("/healthz", response_model=HealthRead, dependencies=[Depends(public)],
             responses={503: {"model": HealthRead}})
-async def healthz(request: Request, db: SessionDep) -> HealthRead | JSONResponse:
+async def healthz(runtime: RuntimeDep, db: SessionDep) -> HealthRead | JSONResponse:
     """Check that the app answers, the database is reachable, and the bus is connected."""
-    bus = bus_state(request)
+    bus = bus_state(runtime)
     try:
         async with asyncio.timeout(DATABASE_CHECK_SECONDS):
             await db.execute(text("SELECT 1"))

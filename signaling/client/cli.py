@@ -23,7 +23,7 @@ async def run_probe(
 ) -> dict[str, Any]:
     """Join, stay `seconds`, return a summary; prints progress lines while it runs."""
     # Imported here: aiortc is heavy, and every `videodolmetschen` command loads this module.
-    from signaling.peer import Participant, SignalingRefused
+    from signaling.client.peer import Participant, SignalingRefused
 
     room_id = room or peek_room(token)
     if room_id is None:

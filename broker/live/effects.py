@@ -1,8 +1,9 @@
-"""What the broker needs from the signalling hub, and the events a transaction leaves behind.
+"""What the broker needs from the signalling hub, and the effects a transaction leaves behind.
 
 Services never talk to sockets: they record effects (an event for a user, a room to open
-with join tokens, a room to close) on the session. The route or job wrapper commits and only
-then publishes them, so nobody hears of an offer that a rollback took back.
+with join tokens, a room to close) on the session. The session's commit (`broker.live.unit`)
+publishes them after the database committed, so nobody hears of an offer that a rollback
+took back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
-EFFECTS_KEY = "vd_realtime_effects"
+EFFECTS_KEY = "vd_effects"
 
 
 class Realtime(Protocol):
@@ -69,13 +70,11 @@ class Note:
 
 
 @dataclass(frozen=True)
-class Join:
-    """Open a call's room, then send each party a `call-join` event with its own token."""
+class Later:
+    """An event built only when it is sent: it needs the hub (a join token for a room it opens)."""
 
-    room_id: str
-    request_id: int
-    expires_at: datetime
-    parties: tuple[tuple[int, str], ...]  # (user id, seat role)
+    user_id: int
+    build: Callable[[Realtime], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,12 @@ class Close:
 
 @dataclass
 class Effects:
-    items: list[Note | Join | Close] = field(default_factory=list)
+    items: list[Note | Later | Close] = field(default_factory=list)
     wake: bool = False  # something became available: let the dispatcher look at the queue
 
 
-def effects(db: AsyncSession) -> Effects:
+def pending(db: AsyncSession) -> Effects:
+    """The effects this session's open transaction recorded so far."""
     found = db.info.get(EFFECTS_KEY)
     if found is None:
         found = db.info[EFFECTS_KEY] = Effects()
@@ -99,50 +99,24 @@ def effects(db: AsyncSession) -> Effects:
 
 
 def notify(db: AsyncSession, user_id: int, event: dict[str, Any]) -> None:
-    effects(db).items.append(Note(user_id, event))
+    pending(db).items.append(Note(user_id, event))
 
 
 def discard(db: AsyncSession) -> None:
     db.info.pop(EFFECTS_KEY, None)
 
 
-def join_event(realtime: Realtime, *, room_id: str, request_id: int, user_id: int, role: str,
-               expires_at: datetime) -> dict[str, Any]:
-    """The `call-join` event: a fresh token bound to (room, user, role) and ICE servers."""
-    token = realtime.issue_join_token(room_id, user_id=user_id, role=role, expires_at=expires_at)
-    return {"type": "call-join", "request_id": request_id, "room_id": room_id, "role": role,
-            "token": token, "expires_at": expires_at.isoformat(),
-            "ice_servers": realtime.ice_servers(user_id)}
-
-
-async def publish(db: AsyncSession, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
-    """Send what the committed transaction recorded; a failing send is logged, never raised."""
-    found = db.info.pop(EFFECTS_KEY, None)
-    if not isinstance(found, Effects):
-        return
+async def publish(found: Effects, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
+    """Send what a committed transaction recorded; a failing send is logged, never raised."""
     for item in found.items:
         try:
             if isinstance(item, Note):
                 await realtime.notify(item.user_id, item.event)
-            elif isinstance(item, Join):
-                realtime.open_room(item.room_id, expires_at=item.expires_at)
-                for user_id, role in item.parties:
-                    await realtime.notify(user_id, join_event(
-                        realtime, room_id=item.room_id, request_id=item.request_id, user_id=user_id,
-                        role=role, expires_at=item.expires_at))
+            elif isinstance(item, Later):
+                await realtime.notify(item.user_id, item.build(realtime))
             else:
                 realtime.close_room(item.room_id, item.reason)
         except Exception:
             log.exception("could not publish %s", type(item).__name__)
     if found.wake and wake is not None:
         wake()
-
-
-async def commit(db: AsyncSession, realtime: Realtime, wake: Callable[[], None] | None = None) -> None:
-    """Commit the action's transaction, then tell the people concerned."""
-    try:
-        await db.commit()
-    except BaseException:
-        discard(db)
-        raise
-    await publish(db, realtime, wake)

@@ -1,0 +1,87 @@
+"""Planning-issue figures: ledger XLSX of one year, usage reports over all rows and one year (prints; last line JSON).
+
+    .venv/bin/python bench/planning.py [--rows 1000000] [--pg-url postgresql+asyncpg://…]
+
+Rows, loading and the usage timings come from bench/reports.py (the same generator, bulk
+loads and service calls; median of three warm runs). `ledger_xlsx_year_s` is the wall time of
+`export.ledger_xlsx` for 2025 on SQLite, file read to the end. The head-count plan (issue 15
+items 8–12) is not built yet: `plan_s`, `roster_max_shortfall_pp` and
+`plan_vs_erlang_hours_ratio` are printed as null rather than invented.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import reports  # noqa: E402 - bench/reports.py: generator, loaders, timings
+
+from broker.config import Settings  # noqa: E402
+from broker.database import make_engine, make_sessionmaker  # noqa: E402
+from broker.report import export  # noqa: E402
+from broker.report.schemas import ReportFilters  # noqa: E402
+
+
+async def xlsx_year_seconds(url: str) -> tuple[float, int]:
+    engine = make_engine(Settings(database_url=url))
+    year = ReportFilters.model_validate({"from": date(2025, 1, 1), "to": date(2025, 12, 31)})
+    async with make_sessionmaker(engine)() as db:
+        began = time.perf_counter()
+        handle = await export.ledger_xlsx(db=db, filters=year)
+        size = sum(len(chunk) for chunk in export.file_chunks(handle))
+        seconds = time.perf_counter() - began
+    await engine.dispose()
+    return seconds, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pg-url", default=os.environ.get("VD_TEST_DATABASE_URL_PG", ""))
+    args = parser.parse_args()
+    if not args.pg_url:
+        args.pg_url = subprocess.run(
+            ["scripts/ensure-postgres.sh"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    rows = reports.generate(args.rows)
+    workdir = Path(tempfile.mkdtemp(prefix="vd-bench-planning-"))
+    sqlite_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    reports.load_sqlite(workdir / "bench.db", rows)
+    pg_url = asyncio.run(reports.load_postgres(args.pg_url, rows))
+    del rows
+    lite = asyncio.run(reports.timed(sqlite_url, "sqlite"))
+    pg = asyncio.run(reports.timed(pg_url, "postgresql"))
+    xlsx_s, xlsx_bytes = asyncio.run(xlsx_year_seconds(sqlite_url))
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"ledger xlsx of 2025 on SQLite: {xlsx_s:.2f} s, {xlsx_bytes / 2**20:.1f} MiB")
+    print(
+        json.dumps(
+            {
+                "plan_s": None,
+                "roster_max_shortfall_pp": None,
+                "plan_vs_erlang_hours_ratio": None,
+                "ledger_xlsx_year_s": round(xlsx_s, 3),
+                "usage_all_rows_sqlite_s": round(lite["usage_all"], 3),
+                "usage_all_rows_postgresql_s": round(pg["usage_all"], 3),
+                "usage_year_sqlite_s": round(lite["usage_year"], 3),
+                "usage_year_postgresql_s": round(pg["usage_year"], 3),
+                "rows": args.rows,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

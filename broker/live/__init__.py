@@ -1,0 +1,2 @@
+"""The live core every area shares: effects recorded in a transaction and published after its
+commit (`effects`, `unit`), and the process's typed `Runtime` (`runtime`)."""
