@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # cluster.py measures it): the users of a dead instance get the grace plus their count / rate.
     reconnect_rate_per_second: float = Field(default=100.0, gt=0)
     rejoin_grace_seconds: float = Field(default=60.0, ge=0)
+    # A call whose room nobody is connected to for this long is ended by the dispatcher
+    # (both parties crashed or closed the laptop); fractions of a minute are for tests.
+    abandoned_call_minutes: float = Field(default=5.0, gt=0)
 
     # Bookings
     booking_max_minutes: int = Field(default=240, ge=15)

@@ -65,6 +65,11 @@ class ClusterHub(Hub):
         await self.flush()  # a call-join event must not overtake the room it names
         await super().notify(user_id, event)
 
+    async def room_occupied(self, room_id: str) -> bool:
+        """Ask the authoritative copy: this instance's replica may never have seen the room."""
+        await self._load(room_id, check_owners=True)
+        return await super().room_occupied(room_id)
+
     async def flush(self) -> None:
         """Wait for the room-directory writes in flight, briefly: with Redis hung they wait for
         the socket timeout, and an HTTP response must not (the bus messages are queued in order)."""

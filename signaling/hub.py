@@ -173,6 +173,12 @@ class Hub:
             self.settings.secret_key, room_id=room_id, user_id=user_id, role=role, expires_at=expiry
         )
 
+    async def room_occupied(self, room_id: str) -> bool:
+        """Is anyone connected to the room (here, or on another instance)? A seat held for a
+        dropped peer's rejoin does not count: nobody is there."""
+        room = self._rooms.get(room_id)
+        return room is not None and any(seat.connected for seat in room.seats.values())
+
     def ice_servers(self, user_id: int | str | None) -> list[dict[str, object]]:
         s = self.settings
         return ice_servers(

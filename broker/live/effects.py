@@ -37,6 +37,8 @@ class Realtime(Protocol):
 
     def ice_servers(self, user_id: int | str | None) -> list[dict[str, object]]: ...
 
+    async def room_occupied(self, room_id: str) -> bool: ...
+
 
 class NullRealtime:
     """No sockets (CLI, jobs without an app): events are dropped, tokens are placeholders."""
@@ -61,6 +63,9 @@ class NullRealtime:
 
     def ice_servers(self, user_id: int | str | None) -> list[dict[str, object]]:  # noqa: ARG002
         return []
+
+    async def room_occupied(self, room_id: str) -> bool:  # noqa: ARG002
+        return True  # no rooms to look at: never take a call for abandoned
 
 
 @dataclass(frozen=True)

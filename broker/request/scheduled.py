@@ -1,4 +1,5 @@
-"""Timed dispatch work: offer time-outs, maximum waits, wrap-up ends, callbacks, the queue.
+"""Timed dispatch work: offer time-outs, maximum waits, wrap-up ends, callbacks, the queue,
+and calls whose room stayed empty (abandoned).
 
 Deadlines live in the database, so this loop holds no state a crash could lose: on start-up
 it runs everything once (expired offers expire, queued requests are offered again). Each job
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broker.call.models import Call
 from broker.config import Settings
 from broker.database import UTCDateTime, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, RequestMode, RequestStatus
@@ -39,6 +41,11 @@ WAKE_DEBOUNCE_SECONDS = 0.05
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
 WORK_KINDS = ("due", "late", "wrapped", "callback", "queued")
+ABANDON_SWEEP_MAX_SECONDS = 10.0
+# Calls in progress with a live room: the abandoned sweep asks the hub whether anyone is in it.
+_IN_CALL_ROOMS = (select(InterpretingRequest.id, Call.id)
+                  .join(Call, Call.request_id == InterpretingRequest.id)
+                  .where(InterpretingRequest.status.in_(lifecycle.IN_CALL), Call.ended_at.is_(None)))
 
 
 @lru_cache(maxsize=2)
@@ -97,6 +104,12 @@ async def ring_back(db: AsyncSession, request_id: int, settings: Settings, now: 
     return await request_service.ring_back(db=db, request_id=request_id, settings=settings, now=now)
 
 
+async def end_abandoned(db: AsyncSession, request_id: int, settings: Settings, now: datetime,
+                        vacant_since: datetime) -> bool:
+    return await request_service.end_abandoned(db=db, request_id=request_id, settings=settings, now=now,
+                                               vacant_since=vacant_since)
+
+
 async def offer_queued(db: AsyncSession, request_id: int, settings: Settings, now: datetime) -> int:
     request = await dispatch.lock_request(db, request_id, skip_locked=True)
     if request is None or request.status is not RequestStatus.QUEUED:
@@ -117,6 +130,10 @@ class Dispatcher:
         self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_queue_sweep = 0.0
+        self._last_abandon_sweep = 0.0
+        # request id -> when its room was first seen empty. Only in memory: after a restart the
+        # grace starts again, which delays an end but never ends a call someone is in.
+        self._vacant: dict[int, datetime] = {}
 
     def wake(self) -> None:
         """Something became available: look at the queue and the callbacks now."""
@@ -179,6 +196,37 @@ class Dispatcher:
         for rid in found["queued"]:
             await self.job(partial(offer_queued, request_id=rid, settings=self.settings, now=now))
 
+    @property
+    def abandon_sweep_seconds(self) -> float:
+        return min(ABANDON_SWEEP_MAX_SECONDS, self.settings.abandoned_call_minutes * 60 / 5)
+
+    async def sweep_abandoned(self) -> None:
+        """End the calls whose room nobody has been connected to for `abandoned_call_minutes`.
+
+        Ended through `request_service.end_abandoned`, the same end as a party's "end call"
+        (one way to end a call): the room closes, the ledger gets its row, the interpreter
+        goes to wrap-up. The grace runs from the first sweep that saw the room empty, so the
+        recorded end is at most one sweep interval after the room really emptied.
+        """
+        now = utcnow()
+        grace = timedelta(minutes=self.settings.abandoned_call_minutes)
+        async with self.sessionmaker() as db:
+            rows = (await db.execute(_IN_CALL_ROOMS)).all()
+            await db.rollback()
+        vacant: dict[int, datetime] = {}
+        for request_id, room_id in rows:
+            try:
+                if await self.realtime.room_occupied(room_id):
+                    continue
+            except Exception:
+                log.exception("could not see who is in room of request %s", request_id)
+                continue
+            since = vacant[request_id] = self._vacant.get(request_id, now)
+            if now - since >= grace:
+                await self.job(partial(end_abandoned, request_id=request_id, settings=self.settings,
+                                       now=now, vacant_since=since))
+        self._vacant = vacant
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -193,6 +241,9 @@ class Dispatcher:
                 self._last_queue_sweep = loop.time()
             try:
                 await self.run_once(queue=sweep)
+                if loop.time() - self._last_abandon_sweep >= self.abandon_sweep_seconds:
+                    self._last_abandon_sweep = loop.time()
+                    await self.sweep_abandoned()
             except Exception:
                 log.exception("dispatcher tick failed")
                 await asyncio.sleep(self.tick_seconds)

@@ -278,8 +278,34 @@ async def end_call(*, db: AsyncSession, user: User, request_id: int, settings: S
         return request  # the other party ended it a moment earlier
     if request.status not in lifecycle.IN_CALL:
         raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
+    await finish_call(db=db, request=request, settings=settings, now=now)
+    return request
+
+
+async def end_abandoned(*, db: AsyncSession, request_id: int, settings: Settings, now: datetime,
+                        vacant_since: datetime) -> bool:
+    """End a call whose room stayed empty for the grace period (both parties vanished).
+
+    Same end as a party's "end call": a call that had connected is `completed`, its talk time
+    counted up to the moment the room was seen empty (that is when the conversation stopped;
+    counting the grace would bill minutes nobody talked); one that never connected is `failed`,
+    as when a party hangs up before media flowed. Skips a request another process holds.
+    """
+    request = await dispatch.lock_request(db, request_id, skip_locked=True)
+    if request is None or request.status not in lifecycle.IN_CALL:
+        return False
+    ended_at = max(vacant_since, request.connected_at) if request.connected_at else vacant_since
+    await finish_call(db=db, request=request, settings=settings, now=now, ended_at=min(ended_at, now))
+    return True
+
+
+async def finish_call(*, db: AsyncSession, request: InterpretingRequest, settings: Settings, now: datetime,
+                      ended_at: datetime | None = None) -> None:
+    """The one way a call in progress ends (locked request in `lifecycle.IN_CALL`): final status, the room
+    closed, the interpreter to wrap-up, the ledger row, both parties told."""
+    ended_at = ended_at or now
     await dispatch.move(db, request, status=RequestStatus.COMPLETED if request.connected_at else RequestStatus.FAILED,
-                        ended_at=now)
+                        ended_at=ended_at)
     await db.execute(_CLOSE_ACCEPTED, {"b_request_id": request.id, "now": now})
     await call_service.end_for_request(db=db, request_id=request.id, now=now)
     if request.interpreter_id is not None:
@@ -287,7 +313,6 @@ async def end_call(*, db: AsyncSession, user: User, request_id: int, settings: S
                             settings=settings, now=now)
     await ledger_service.record_final(db=db, request=request)
     _tell_parties(db, request)
-    return request
 
 
 _IN_SESSION = _PROFILES.status == InterpreterStatus.IN_SESSION

@@ -16,4 +16,20 @@ async def test_security_headers_on_pages_api_and_errors(client: httpx.AsyncClien
     assert response.headers["referrer-policy"] == "no-referrer"
     policy = response.headers["permissions-policy"]
     assert "camera=(self)" in policy and "microphone=(self)" in policy
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+async def test_manager_pages_allow_inline_styles_for_plotly_but_never_inline_scripts(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Only /manager/ relaxes style-src (plotly.js injects styles); script-src stays 'self' without eval."""
+    policy = (await client.get("/manager/", headers=world.auth("manager"))).headers["content-security-policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert directives["style-src"] == "'self' 'unsafe-inline'"
+    assert directives["script-src"] == "'self'"
+    assert "unsafe" not in directives["script-src"] and "frame-ancestors 'none'" in policy

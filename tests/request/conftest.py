@@ -58,6 +58,9 @@ class RecordingRealtime:
     def ice_servers(self, user_id: int | str | None) -> list[dict[str, object]]:
         return [{"urls": ["stun:stun.example:3478"]}]
 
+    async def room_occupied(self, room_id: str) -> bool:  # noqa: ARG002
+        return True  # no sockets here: rooms are never taken for abandoned
+
     def of(self, user_id: int, kind: str | None = None) -> list[dict[str, Any]]:
         return [e for u, e in self.events if u == user_id and (kind is None or e["type"] == kind)]
 

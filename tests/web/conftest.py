@@ -75,10 +75,16 @@ class Web:
     def url(self, path: str) -> str:
         return self.server.url + path
 
-    async def person(self, username: str | None, *, locale: str = "de-DE") -> Person:
-        """A fresh context, signed in as `username` (None: anonymous), with one open page."""
+    async def person(self, username: str | None, *, locale: str = "de-DE", enforce_csp: bool = False) -> Person:
+        """A fresh context, signed in as `username` (None: anonymous), with one open page.
+
+        The app's CSP forbids `eval`, which Playwright's polling of string expressions
+        (`wait_for_function("…")`) uses; so the behaviour tests bypass the CSP, and
+        tests/web/test_csp.py (enforce_csp=True) proves the pages under it.
+        """
         context = await self.browser.new_context(
-            base_url=self.server.url, locale=locale, viewport={"width": 1280, "height": 900}
+            base_url=self.server.url, locale=locale, viewport={"width": 1280, "height": 900},
+            bypass_csp=not enforce_csp,
         )
         context.set_default_timeout(15_000)
         if username is not None:

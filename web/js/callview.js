@@ -88,6 +88,8 @@ export function mountCallView(root, { call, media = "video", onEnd }) {
   showStatus(notice, t("call.connecting"));
   // The person just started a call: bring it whole into view with focus on its heading.
   view.querySelector("#call-h").focus({ preventScroll: true });
-  view.scrollIntoView({ block: "start" });
+  // After this frame: scrolling inside the click that started the call stalled Chromium's click
+  // (the guest journey's "Teilnehmen" never returned).
+  requestAnimationFrame(() => view.scrollIntoView({ block: "start" }));
   return view;
 }

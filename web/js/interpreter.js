@@ -77,8 +77,10 @@ function focusOn(node) {
 
 /** When a wrap-up read from GET /api/interpreter/status runs out (the server sends its length). */
 function wrapUpUntil(read) {
-  if (read.status !== "wrap_up" || !read.status_changed_at || read.wrap_up_seconds == null) return null;
-  return new Date(new Date(read.status_changed_at).getTime() + read.wrap_up_seconds * 1000).toISOString();
+  // The wrap-up's length comes with the wrap-up event; a reload remembers the last one told.
+  const seconds = read.wrap_up_seconds ?? Number(localStorage.getItem("vd.wrap_up_seconds") || NaN);
+  if (read.status !== "wrap_up" || !read.status_changed_at || !Number.isFinite(seconds)) return null;
+  return new Date(new Date(read.status_changed_at).getTime() + seconds * 1000).toISOString();
 }
 
 async function refreshStatus() {
@@ -260,6 +262,7 @@ function onEvent({ detail }) {
       if (!state.call) joinCall(event, event.media || "video");
       break;
     case "interpreter-status":
+      if (event.wrap_up_seconds != null) localStorage.setItem("vd.wrap_up_seconds", String(event.wrap_up_seconds));
       showPresence(event.status, { wrapUpUntil: event.wrap_up_until, reason: event.reason });
       if (event.reason === "missed_offers") showStatus(statusNode(), t("interp.auto_away"), "error");
       break;
