@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
+from broker.demo import history
 from broker.enums import LedgerOutcome, OfficeKind, RequestMode
-from broker.report import history, opendata
+from broker.report import opendata
 
 K = 3
 UNMET = {LedgerOutcome.UNFILLED, LedgerOutcome.NO_INTERPRETER}

@@ -8,8 +8,8 @@ import random
 from datetime import UTC, datetime
 from importlib import resources
 
+from broker.demo import history
 from broker.enums import LedgerOutcome, OfficeKind
-from broker.report import history
 
 
 def _codes() -> list[str]:
