@@ -132,7 +132,8 @@ def recovered(table: list[opendata.Cell], limit: int = 120) -> list[tuple[str, s
 @pytest.mark.slow
 def test_primary_suppression_alone_is_undone_by_the_sums() -> None:
     """Without secondary suppression, solving the published sums recovers hidden small cells."""
-    assert len(recovered(cells(secondary=False), limit=60)) >= 5
+    # One pinned cell is already a disclosure; the count depends on the generated month.
+    assert len(recovered(cells(secondary=False), limit=60)) >= 1
 
 
 @pytest.mark.slow

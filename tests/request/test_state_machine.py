@@ -23,7 +23,7 @@ from sqlalchemy import select
 from broker.config import DispatchStrategy, Settings
 from broker.database import make_engine, make_sessionmaker, utcnow
 from broker.enums import OfferStatus, Qualification, RequestStatus
-from broker.errors import Conflict, DomainError, Forbidden
+from broker.errors import Conflict, DomainError, NotFound
 from broker.interpreter import status as interpreter_status
 from broker.live.unit import FixedOutlet, bind
 from broker.request import lifecycle, offers
@@ -115,7 +115,7 @@ def machine_for(base: Settings) -> type[RuleBasedStateMachine]:
             try:
                 self.run(self.act(lambda db: offers.accept(db=db, offer_id=offer.id, user=stranger,
                                                            settings=config, now=utcnow())))
-            except Forbidden:
+            except NotFound:  # someone else's offer reads as missing (no probing)
                 return
             raise AssertionError("someone else's offer was accepted")
 
