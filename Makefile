@@ -35,9 +35,12 @@ chromium:
 redis:
 	@scripts/ensure-redis.sh
 
+# Two workers, each taking whole files (module-scoped servers stay in one process): most tests
+# wait on sockets, browsers and timers, so two cores carry two workers well.
+TEST_WORKERS ?= 2
 test: $(STAMP) chromium redis
 	@$(MAKE) --no-print-directory lint
-	VD_TEST_DATABASE_URL_PG="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest $(PYTEST_ARGS)
+	VD_TEST_DATABASE_URL_PG="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) chromium redis
 	@set -e; export VD_TEST_DATABASE_URL_PG="$$(scripts/ensure-postgres.sh)"; \

@@ -125,12 +125,13 @@ async def test_paused_redis_never_blocks_a_request_and_the_offer_arrives_after(
 
 async def test_reconnect_storm_after_a_failover_does_not_flap_users_offline(redis_server: RedisServer) -> None:
     """150 users on an instance that is SIGKILLed reconnect to the survivor over 5 s, far longer
-    than the 0.5 s grace: with the grace stretched by the crowd's size (150 users at a configured
-    20 per second: 8 s, margin for a loaded machine) none of them is reported offline; one who
-    never comes back goes offline after the stretched grace."""
+    than the 0.5 s grace: with the grace stretched by the crowd's size (151 users at a configured
+    10 per second: 15.6 s, so a storm that a loaded CI machine slows to twice its pace still fits)
+    none of them is reported offline; one who never comes back goes offline after the stretched
+    grace."""
     calls: Calls = []
     users = list(range(100, 250))
-    async with cluster_server(redis_server.url, presence_grace_seconds=0.5, reconnect_rate_per_second=20.0) as b:
+    async with cluster_server(redis_server.url, presence_grace_seconds=0.5, reconnect_rate_per_second=10.0) as b:
         b.hub.add_presence_listener(_record(calls, "b"))
         with _spawn_instance(redis_server.url) as (proc, a):
             clients = [await Client.open(a, user=u, hello=False) for u in [*users, 999]]
@@ -143,9 +144,9 @@ async def test_reconnect_storm_after_a_failover_does_not_flap_users_offline(redi
             for i, user in enumerate(users):  # the storm: 30 reconnects per second
                 await asyncio.sleep(max(0.0, killed + i / 30 - time.monotonic()))
                 back.append(await Client.open(b, user=user, hello=False))
-            await _until(lambda: _offline(calls, 999), timeout=15)
+            await _until(lambda: _offline(calls, 999), timeout=30)
         assert [c for c in calls if not c[2] and c[1] != 999] == []
-        assert _offline(calls, 999)[0][3] - killed >= 7.5
+        assert _offline(calls, 999)[0][3] - killed >= 15.0
         for client in [*clients, *back]:
             with contextlib.suppress(Exception):
                 await client.ws.close()
