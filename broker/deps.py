@@ -63,7 +63,7 @@ async def get_current_user(request: Request, db: SessionDep) -> User:
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="Bitte melden Sie sich an. / Please sign in.",
+            detail="Please sign in.",
             headers={"WWW-Authenticate": "Bearer"},
         )
     user, request.state.auth_session_id = found

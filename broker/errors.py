@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -65,6 +66,12 @@ class Invalid(DomainError):
     code = "invalid"
 
 
+def invalid_value(code: str, message: str, **params: Any) -> PydanticCustomError:
+    """A validator's refusal: the 422 item's `type` is `code` (the pages show `error.<code>`),
+    its `msg` the English `message` (no "Value error, " prefix), its `ctx` the parameters."""
+    return PydanticCustomError(code, message, params or None)
+
+
 async def domain_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     extra = dict(exc.extra)
@@ -84,19 +91,22 @@ _HTTP_CODES = {
 
 
 class CodedHTTPException(StarletteHTTPException):
-    """An HTTPException that names its machine-readable code (e.g. the role guard's refusal)."""
+    """An HTTPException that names its machine-readable code (e.g. the role guard's refusal)
+    and the parameters a page's text may use (e.g. the seconds to wait)."""
 
     def __init__(self, status_code: int, detail: str, *, code: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, **params: Any) -> None:
         super().__init__(status_code, detail=detail, headers=headers)
         self.code = code
+        self.params = params
 
 
 async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Every HTTP error has the same shape as domain errors: `{detail, code}`."""
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "error")
-    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "code": code},
+    params = getattr(exc, "params", {})
+    return JSONResponse(status_code=exc.status_code, content={"detail": str(exc.detail), "code": code, **params},
                         headers=exc.headers)
 
 
@@ -116,13 +126,12 @@ async def validation_error_handler(_request: Request, exc: Exception) -> JSONRes
     assert isinstance(exc, RequestValidationError)
     errors = _encodable(jsonable_encoder(exc.errors()))
     parts = [f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'body'}: {err.get('msg')}" for err in errors]
-    message = "Ungültige Eingabe / Invalid input — " + "; ".join(parts[:5])
+    message = "Invalid input: " + "; ".join(parts[:5])
     return JSONResponse(status_code=422, content={"detail": errors, "code": "invalid", "message": message})
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
-DATABASE_UNAVAILABLE = ("Die Datenbank ist gerade nicht erreichbar; bitte gleich erneut versuchen. / "
-                        "The database is unavailable right now; please retry shortly.")
+DATABASE_UNAVAILABLE = "The database is unavailable right now; please retry shortly."
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

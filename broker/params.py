@@ -12,6 +12,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.errors import invalid_value
+
 
 class PageParams(BaseModel):
     limit: int = 50
@@ -38,14 +40,16 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 def _iso_only(value: object) -> object:
     # pydantic would read "9" as a Unix timestamp; an API for people takes ISO 8601 only.
     if isinstance(value, str | int | float) and not (isinstance(value, str) and _ISO_DATETIME.match(value)):
-        raise ValueError("expected an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00+01:00")
+        raise invalid_value("iso_datetime",
+                            "expected an ISO 8601 date-time with offset, e.g. 2026-12-01T09:00:00+01:00")
     return value
 
 
 def _plausible_year(value: datetime) -> datetime:
     # Far-off years overflow when converted to UTC; nothing here is planned outside this range.
     if not 2000 <= value.year <= 2099:
-        raise ValueError("date-time must lie between the years 2000 and 2099")
+        raise invalid_value("year_out_of_range", "date-time must lie between the years 2000 and 2099",
+                            first=2000, last=2099)
     return value
 
 
@@ -58,9 +62,7 @@ def _refuse_control_characters(value: str, allowed: frozenset[str] = frozenset()
     # names, logs and exports. Refusing them here keeps both databases and every export alike.
     for char in value:
         if char not in allowed and unicodedata.category(char) in ("Cc", "Cs"):
-            raise ValueError(
-                f"Steuerzeichen sind nicht erlaubt (U+{ord(char):04X}) / control characters are not allowed"
-            )
+            raise invalid_value("control_character", f"control characters are not allowed (U+{ord(char):04X})")
     return value
 
 

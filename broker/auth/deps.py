@@ -30,7 +30,7 @@ class RoleGuard:
         if user.role not in self.roles:
             raise CodedHTTPException(
                 status.HTTP_403_FORBIDDEN,
-                "Diese Funktion ist für Ihre Rolle nicht freigegeben. / Your role may not use this function.",
+                "Your role may not use this function.",
                 code=ROLE_FORBIDDEN,
             )
 

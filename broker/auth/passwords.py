@@ -26,18 +26,15 @@ def common_passwords() -> frozenset[str]:
 
 
 def check(password: str, *, username: str, loc: tuple[str, ...] = ("body", "password")) -> None:
-    """Raise `Invalid` (422, German and English, with a code) if the password breaks the policy."""
+    """Raise `Invalid` (422, English for logs, with a code for the pages) if the password breaks the policy."""
     lowered = password.lower()
     if len(password) < MIN_LENGTH:
-        raise Invalid(f"Das Passwort muss mindestens {MIN_LENGTH} Zeichen lang sein. / "
-                      f"The password must have at least {MIN_LENGTH} characters.",
-                      code="password_too_short", loc=list(loc))
+        raise Invalid(f"The password must have at least {MIN_LENGTH} characters.",
+                      code="password_too_short", loc=list(loc), minimum=MIN_LENGTH)
     if username and username.lower() in lowered:
-        raise Invalid("Das Passwort darf den Benutzernamen nicht enthalten. / "
-                      "The password must not contain the user name.",
+        raise Invalid("The password must not contain the user name.",
                       code="password_contains_username", loc=list(loc))
     common = common_passwords()
     if lowered in common or _TRAILING.sub("", lowered) in common:
-        raise Invalid("Dieses Passwort ist zu verbreitet und leicht zu erraten; bitte wählen Sie ein "
-                      "anderes. / This password is too common and easy to guess; please choose another.",
+        raise Invalid("This password is too common and easy to guess; please choose another.",
                       code="password_common", loc=list(loc))

@@ -24,6 +24,7 @@ from broker.user.schemas import UserRead
 
 LOGIN_THROTTLED = "login_throttled"
 LOGIN_FAILED = "login_failed"
+ACCOUNT_DEACTIVATED = "account_deactivated"
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=COMMON_RESPONSES)
 
@@ -48,20 +49,23 @@ async def _login(request: Request, db: SessionDep, login_in: LoginIn) -> User:
     if wait:
         raise CodedHTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"Zu viele Fehlversuche, bitte in {wait} s erneut versuchen. / "
             f"Too many failed attempts, try again in {wait} s.",
-            code=LOGIN_THROTTLED, headers={"Retry-After": str(wait)},
+            code=LOGIN_THROTTLED, headers={"Retry-After": str(wait)}, seconds=wait,
         )
     found = await auth_service.credentials(db=db, username=login_in.username)
     await db.rollback()  # give the connection back while argon2 runs
-    ok = await verify_password_async(found.password_hash if found else None, login_in.password)
-    ok = ok and found is not None and found.active
+    verified = await verify_password_async(found.password_hash if found else None, login_in.password)
+    ok = verified and found is not None and found.active
     user = await auth_service.record_login(db=db, user_id=found.user_id if found else None, ok=ok)
     if user is None:
         await db.commit()  # keep the audit row of the failed attempt
+        if verified and found is not None and not found.active:
+            # Said only to someone who knows the password: a guess learns nothing about the account.
+            raise CodedHTTPException(status.HTTP_403_FORBIDDEN, "This account is deactivated.",
+                                     code=ACCOUNT_DEACTIVATED)
         raise CodedHTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "Benutzername oder Passwort falsch. / Wrong username or password.",
+            "Wrong username or password.",
             code=LOGIN_FAILED,
         )
     await throttle.succeeded(db=db, keys=keys)

@@ -149,19 +149,16 @@ async def check(*, db: AsyncSession, interpreter_id: int, start: datetime, end: 
     """Why this interpreter cannot take the slot, or None if they can (qualification aside)."""
     for day in local_days(start, end):
         if (name := holiday_name(day)) is not None:
-            return Unavailable("holiday", f"{day:%d.%m.%Y} ist ein Feiertag in Thüringen ({name}). / "
-                                          f"{day:%Y-%m-%d} is a public holiday in Thuringia ({name}).")
+            return Unavailable("holiday", f"{day:%Y-%m-%d} is a public holiday in Thuringia ({name}).")
     windows = (await db.execute(select(AvailabilityWindow).where(
         AvailabilityWindow.interpreter_id == interpreter_id))).scalars().all()
     if not within_windows(windows, start, end):
-        return Unavailable("no_window", "Die Zeit liegt außerhalb der Verfügbarkeit der Dolmetscher:in. / "
-                                        "The time is outside the interpreter's availability.")
+        return Unavailable("no_window", "The time is outside the interpreter's availability.")
     absent = (await db.execute(select(Absence.id).where(
         Absence.interpreter_id == interpreter_id, Absence.starts_at < end, Absence.ends_at > start
     ).limit(1))).first()
     if absent is not None:
-        return Unavailable("absent", "Die Dolmetscher:in ist zu dieser Zeit abwesend. / "
-                                     "The interpreter is absent at that time.")
+        return Unavailable("absent", "The interpreter is absent at that time.")
     conflict = await find_conflict(db=db, interpreter_id=interpreter_id, start=start, end=end,
                                    exclude_id=exclude_id)
     if conflict is not None:
@@ -172,8 +169,7 @@ async def check(*, db: AsyncSession, interpreter_id: int, start: datetime, end: 
 def booked_conflict(conflict: InterpretingRequest) -> Unavailable:
     assert conflict.scheduled_start is not None and conflict.scheduled_end is not None
     slot = (conflict.scheduled_start, conflict.scheduled_end)
-    return Unavailable("booked", f"Die Dolmetscher:in ist von {describe_slot(*slot)} bereits gebucht. / "
-                                 f"The interpreter is already booked {describe_slot(*slot)}.", slot)
+    return Unavailable("booked", f"The interpreter is already booked {describe_slot(*slot)}.", slot)
 
 
 def describe_slot(start: datetime, end: datetime) -> str:

@@ -36,7 +36,7 @@ from broker.user.models import User
 EXCLUSION_CONSTRAINT = "ex_requests_no_double_booking"
 ACTIVE = lifecycle.BOOKING_ACTIVE
 T = TypeVar("T")
-NOT_FOUND = "Termin nicht gefunden. / Booking not found."
+NOT_FOUND = "Booking not found."
 
 
 def _slot_error(unavailable: availability.Unavailable) -> Conflict:
@@ -93,12 +93,12 @@ async def validate(*, db: AsyncSession, booking_in: BookingCreate, settings: Set
     """Check the request (422 on bad input) and return its slot."""
     now = now or utcnow()
     if booking_in.start <= now:
-        raise Invalid("Der Termin liegt in der Vergangenheit. / The booking starts in the past.",
+        raise Invalid("The booking starts in the past.",
                       code="booking_in_past", loc=["body", "start"])
     if booking_in.duration_minutes > settings.booking_max_minutes:
-        raise Invalid(f"Ein Termin dauert höchstens {settings.booking_max_minutes} Minuten. / "
-                      f"A booking lasts at most {settings.booking_max_minutes} minutes.",
-                      code="booking_too_long", loc=["body", "duration_minutes"])
+        raise Invalid(f"A booking lasts at most {settings.booking_max_minutes} minutes.",
+                      code="booking_too_long", loc=["body", "duration_minutes"],
+                      maximum=settings.booking_max_minutes)
     await language_service.require_active(db=db, code=booking_in.language_code)
     await language_service.require_purpose(db=db, code=booking_in.purpose)
     start = booking_in.start.astimezone(now.tzinfo)
@@ -150,8 +150,7 @@ async def _guarded(db: AsyncSession, booking: InterpretingRequest, step: Callabl
         conflict = await availability.find_conflict(db=db, interpreter_id=interpreter_id,
                                                     start=start, end=end, exclude_id=booking.id)
         raise _slot_error(availability.booked_conflict(conflict) if conflict else availability.Unavailable(
-            "booked", "Die Dolmetscher:in ist zu dieser Zeit bereits gebucht. / "
-                      "The interpreter is already booked at that time.", (start, end))) from exc
+            "booked", "The interpreter is already booked at that time.", (start, end))) from exc
 
 
 async def create(*, db: AsyncSession, booking_in: BookingCreate, caseworker: User,
@@ -168,8 +167,7 @@ async def create(*, db: AsyncSession, booking_in: BookingCreate, caseworker: Use
         qualification = await availability.qualification_of(db=db, interpreter_id=chosen,
                                                              language_code=booking_in.language_code)
         if qualification is None or not availability.qualification_ok(qualification, booking_in.wish_qualification):
-            raise Invalid("Diese Dolmetscher:in ist für die Sprache oder den Wunsch nicht qualifiziert. / "
-                          "This interpreter is not qualified for the language or wish.",
+            raise Invalid("This interpreter is not qualified for the language or wish.",
                           code="interpreter_not_qualified", loc=["body", "interpreter_id"])
         await availability.lock_interpreter(db=db, interpreter_id=chosen)
         unavailable = await availability.check(db=db, interpreter_id=chosen, start=start, end=end)
@@ -179,8 +177,7 @@ async def create(*, db: AsyncSession, booking_in: BookingCreate, caseworker: Use
     else:
         booking.interpreter_id = await _pick(db=db, booking=booking, exclude=set())
         if booking.interpreter_id is None:
-            raise Conflict(f"Für {availability.describe_slot(start, end)} ist keine passende Dolmetscher:in frei. / "
-                           f"No suitable interpreter is free {availability.describe_slot(start, end)}.",
+            raise Conflict(f"No suitable interpreter is free {availability.describe_slot(start, end)}.",
                            code="no_interpreter_free")
     db.add(booking)
     await _guarded(db, booking, db.flush)
@@ -197,8 +194,7 @@ async def _transition(db: AsyncSession, booking: InterpretingRequest, expected: 
 
 
 def _state_conflict(booking: InterpretingRequest) -> Conflict:
-    return Conflict(f"Der Termin ist im Zustand „{booking.status.value}“; das geht nicht mehr. / "
-                    f"The booking is {booking.status.value}; this is no longer possible.",
+    return Conflict(f"The booking is {booking.status.value}; this is no longer possible.",
                     code="booking_state", status=booking.status.value)
 
 

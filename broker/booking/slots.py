@@ -56,25 +56,22 @@ def holiday_names(day: date) -> dict[str, str] | None:
 def check_day(*, day: date, duration_minutes: int, settings: Settings, now: datetime) -> None:
     """Refuse a day or duration that can never be booked, with the reason as a stable code."""
     if duration_minutes < MIN_MINUTES:
-        raise Invalid(f"Ein Termin dauert mindestens {MIN_MINUTES} Minuten. / "
-                      f"A booking lasts at least {MIN_MINUTES} minutes.",
+        raise Invalid(f"A booking lasts at least {MIN_MINUTES} minutes.",
                       code="booking_too_short", loc=["query", "duration_minutes"], minimum=MIN_MINUTES)
     if duration_minutes > settings.booking_max_minutes:
-        raise Invalid(f"Ein Termin dauert höchstens {settings.booking_max_minutes} Minuten. / "
-                      f"A booking lasts at most {settings.booking_max_minutes} minutes.",
+        raise Invalid(f"A booking lasts at most {settings.booking_max_minutes} minutes.",
                       code="booking_too_long", loc=["query", "duration_minutes"],
                       maximum=settings.booking_max_minutes)
     if day < now.astimezone(BERLIN).date():
-        raise Invalid("Der Tag liegt in der Vergangenheit. / The day is in the past.",
+        raise Invalid("The day is in the past.",
                       code="booking_in_past", loc=["query", "date"])
     refuse_holiday(day)
 
 
 def refuse_holiday(day: date) -> None:
-    """409 `booking_holiday` naming the holiday (German and English) if `day` is one in Thuringia."""
+    """409 `booking_holiday` naming the holiday (German and English names) if `day` is one in Thuringia."""
     if (names := holiday_names(day)) is not None:
-        raise Conflict(f"{day:%d.%m.%Y} ist ein Feiertag in Thüringen ({names['de']}). / "
-                       f"{day:%Y-%m-%d} is a public holiday in Thuringia ({names['en']}).",
+        raise Conflict(f"{day:%Y-%m-%d} is a public holiday in Thuringia ({names['en']}).",
                        code="booking_holiday", holiday=names)
 
 

@@ -114,7 +114,7 @@ async def calendar_feed(token: str, db: SessionDep, settings: SettingsDep) -> Re
     """Serve an interpreter's bookings as iCalendar (the token is the credential)."""
     interpreter_id = await calendar_service.interpreter_for(db=db, token=token)
     if interpreter_id is None:
-        raise NotFound("Kalender nicht gefunden. / Calendar not found.")
+        raise NotFound("Calendar not found.")
     body = await calendar_service.feed(db=db, interpreter_id=interpreter_id, base_url=settings.public_base_url)
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from broker.enums import Gender, InterpreterStatus, Qualification
+from broker.errors import invalid_value
 from broker.language.schemas import LANGUAGE_CODE
 from broker.params import IsoDateTime, Text
 
@@ -36,7 +37,7 @@ class ProfileUpdate(BaseModel):
         if self.languages is not None:
             codes = [item.language_code for item in self.languages]
             if len(codes) != len(set(codes)):
-                raise ValueError("each language may appear once")
+                raise invalid_value("duplicate_language_entry", "each language may appear once")
         return self
 
 
@@ -60,13 +61,21 @@ class WindowIn(BaseModel):
     start_time: time
     end_time: time
 
-    @model_validator(mode="after")
-    def _order(self) -> WindowIn:
-        if self.start_time >= self.end_time:
-            raise ValueError("start_time must be before end_time")
-        if self.start_time.tzinfo is not None or self.end_time.tzinfo is not None:
-            raise ValueError("times are local (Europe/Berlin) and carry no offset")
-        return self
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise invalid_value("time_with_offset", "times are local (Europe/Berlin) and carry no offset")
+        return value
+
+    @field_validator("end_time")
+    @classmethod
+    def _order(cls, value: time, info: ValidationInfo) -> time:
+        # On the end field, so the refusal names the field a person corrects.
+        start = info.data.get("start_time")
+        if start is not None and start >= value:
+            raise invalid_value("window_order", "start_time must be before end_time")
+        return value
 
 
 class WindowRead(BaseModel):
@@ -90,11 +99,13 @@ class AbsenceCreate(BaseModel):
     ends_at: IsoDateTime
     note: Text | None = Field(default=None, max_length=200)
 
-    @model_validator(mode="after")
-    def _order(self) -> AbsenceCreate:
-        if self.starts_at >= self.ends_at:
-            raise ValueError("starts_at must be before ends_at")
-        return self
+    @field_validator("ends_at")
+    @classmethod
+    def _order(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("starts_at")
+        if start is not None and start >= value:
+            raise invalid_value("absence_order", "starts_at must be before ends_at")
+        return value
 
 
 class AbsenceRead(BaseModel):

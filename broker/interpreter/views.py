@@ -31,16 +31,16 @@ from broker.user.models import User
 router = APIRouter(prefix="/api", tags=["interpreters"], responses=COMMON_RESPONSES)
 SELF_OR_ADMIN = allow(Role.ADMIN, Role.INTERPRETER)
 INTERPRETER = allow(Role.INTERPRETER)
-NO_PROFILE = "Kein Dolmetscher:innen-Profil. / No interpreter profile."
+NO_PROFILE = "No interpreter profile."
 
 
 async def _profile(db: SessionDep, current: User, interpreter_id: int) -> InterpreterProfile:
     """The profile, if the current user may see it (interpreters only their own)."""
     if current.role is Role.INTERPRETER and current.id != interpreter_id:
-        raise NotFound("Dolmetscher:in nicht gefunden. / Interpreter not found.")
+        raise NotFound("Interpreter not found.")
     profile = await interpreter_service.get(db=db, user_id=interpreter_id)
     if profile is None:
-        raise NotFound("Dolmetscher:in nicht gefunden. / Interpreter not found.")
+        raise NotFound("Interpreter not found.")
     return profile
 
 
@@ -125,7 +125,7 @@ async def remove_absence(interpreter_id: IdPath, absence_id: IdPath, db: Session
     await _profile(db, current, interpreter_id)
     if not await interpreter_service.remove_absence(db=db, interpreter_id=interpreter_id,
                                                     absence_id=absence_id, actor_id=current.id):
-        raise NotFound("Abwesenheit nicht gefunden. / Absence not found.")
+        raise NotFound("Absence not found.")
     await db.commit()
 
 

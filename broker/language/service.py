@@ -18,8 +18,8 @@ async def require_active(*, db: AsyncSession, code: str) -> Language:
     """The active language with this code, or a 422 naming the code."""
     language = await db.get(Language, code)
     if language is None or not language.active:
-        raise Invalid(f"Unbekannte Sprache „{code}“. / Unknown language code '{code}'.",
-                      code="unknown_language")
+        raise Invalid(f"Unknown language code '{code}'.",
+                      code="unknown_language", language=code)
     return language
 
 
@@ -32,15 +32,14 @@ async def list_all(*, db: AsyncSession, active: bool | None = None) -> list[Lang
 
 async def create(*, db: AsyncSession, language_in: LanguageCreate, actor_id: int | None) -> Language:
     if await db.get(Language, language_in.code) is not None:
-        raise Conflict(f"Sprache „{language_in.code}“ gibt es schon. / Language exists.",
+        raise Conflict(f"Language '{language_in.code}' exists.",
                        code="duplicate_language")
     names = cldr.lookup(language_in.code)
     given = (language_in.name_de, language_in.name_en, language_in.name_native)
     if names is None and not all(given):
         raise Invalid(
-            f"Unbekannter Sprachcode „{language_in.code}“: nicht in CLDR; bitte alle drei Namen angeben. / "
             f"Unknown language code '{language_in.code}': not in CLDR, give all three names.",
-            code="unknown_language",
+            code="language_names_required", language=language_in.code,
         )
     language = Language(
         code=language_in.code,
@@ -81,13 +80,13 @@ async def list_purposes(*, db: AsyncSession, active: bool | None = None) -> list
 async def require_purpose(*, db: AsyncSession, code: str) -> Purpose:
     purpose = await db.get(Purpose, code)
     if purpose is None or not purpose.active:
-        raise Invalid(f"Unbekanntes Anliegen „{code}“. / Unknown purpose '{code}'.", code="unknown_purpose")
+        raise Invalid(f"Unknown purpose '{code}'.", code="unknown_purpose", purpose=code)
     return purpose
 
 
 async def create_purpose(*, db: AsyncSession, purpose_in: PurposeCreate, actor_id: int | None) -> Purpose:
     if await db.get(Purpose, purpose_in.code) is not None:
-        raise Conflict(f"Anliegen „{purpose_in.code}“ gibt es schon. / Purpose exists.", code="duplicate_purpose")
+        raise Conflict(f"Purpose '{purpose_in.code}' exists.", code="duplicate_purpose")
     purpose = Purpose(**purpose_in.model_dump(), active=True)
     db.add(purpose)
     await db.flush()

@@ -49,7 +49,7 @@ async def update_language(code: CodePath, language_in: LanguageUpdate, db: Sessi
     """Change or deactivate a language."""
     language = await language_service.get(db=db, code=code)
     if language is None:
-        raise NotFound("Sprache nicht gefunden. / Language not found.")
+        raise NotFound("Language not found.")
     language = await language_service.update(db=db, language=language, language_in=language_in,
                                              actor_id=current.id)
     await db.commit()
@@ -76,7 +76,7 @@ async def update_purpose(code: PurposePath, purpose_in: PurposeUpdate, db: Sessi
     """Change or deactivate a purpose."""
     purpose = await db.get(Purpose, code)
     if purpose is None:
-        raise NotFound("Anliegen nicht gefunden. / Purpose not found.")
+        raise NotFound("Purpose not found.")
     purpose = await language_service.update_purpose(db=db, purpose=purpose, purpose_in=purpose_in,
                                                     actor_id=current.id)
     await db.commit()

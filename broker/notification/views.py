@@ -47,7 +47,7 @@ async def put_preferences(body: PreferencesUpdate, db: SessionDep, current: Curr
             db=db, user=current, choices={item.kind: item.email for item in body.items}
         )
     except ValueError as exc:
-        raise Invalid(f"Für Ihre Rolle nicht vorgesehen / not for your role: {exc}") from exc
+        raise Invalid(f"Not for your role: {exc}", code="kind_not_for_role", loc=["body", "items"]) from exc
     await db.commit()
     return _read(choices)
 
@@ -71,7 +71,7 @@ async def list_outbox(
 async def _get(db: SessionDep, message_id: int) -> OutboxMessage:
     message = await notification_service.get_message(db=db, message_id=message_id)
     if message is None:
-        raise NotFound("Nachricht nicht gefunden. / Message not found.")
+        raise NotFound("Message not found.")
     return message
 
 
@@ -89,7 +89,7 @@ async def retry_outbox_message(message_id: IdPath, db: SessionDep) -> OutboxMess
     try:
         await notification_service.retry(db=db, message=message)
     except ValueError as exc:
-        raise Conflict("Bereits versandt. / Already sent.") from exc
+        raise Conflict("Already sent.", code="already_sent") from exc
     await db.commit()
     return message
 

@@ -44,11 +44,12 @@ async def list_districts(*, db: AsyncSession) -> list[District]:
 
 async def _check(db: AsyncSession, name: str | None, district_ags: str | None, office_id: int | None) -> None:
     if district_ags is not None and await db.get(District, district_ags) is None:
-        raise Invalid(f"Unbekannter Kreis (AGS {district_ags}). / Unknown district.", code="unknown_district")
+        raise Invalid(f"Unknown district (AGS {district_ags}).", code="unknown_district",
+                      loc=["body", "district_ags"])
     if name is not None:
         other = (await db.execute(select(Office.id).where(Office.name == name))).scalar_one_or_none()
         if other is not None and other != office_id:
-            raise Conflict(f"Eine Dienststelle „{name}“ gibt es schon. / Office name taken.",
+            raise Conflict(f"Office name '{name}' taken.",
                            code="duplicate_office")
 
 

@@ -20,7 +20,7 @@ READERS = (Role.ADMIN, Role.MANAGER, Role.CASEWORKER)
 async def _get_visible(db: SessionDep, current: CurrentUser, office_id: int) -> Office:
     office = await office_service.get(db=db, office_id=office_id, scope=office_scope(current))
     if office is None:
-        raise NotFound("Dienststelle nicht gefunden. / Office not found.")
+        raise NotFound("Office not found.")
     return office
 
 

@@ -74,8 +74,7 @@ class DrainMiddleware:
             await _json(send, 503, {"status": "draining", "database": "ok"})
             return
         if scope.get("method") == "POST" and path in NEW_CALL_PATHS:
-            await _json(send, 503, {"detail": "Diese Instanz wird gerade beendet; bitte erneut versuchen. / "
-                                              "This instance is shutting down; please retry.",
+            await _json(send, 503, {"detail": "This instance is shutting down; please retry.",
                                     "code": "draining"}, retry_after=True)
             return
         await self.app(scope, receive, send)

@@ -85,7 +85,7 @@ def published_period(filters: ReportFilters, today: date) -> ReportFilters:
     for name in ("office_id", "office_kind", "district", "language", "purpose", "mode", "media"):
         if getattr(filters, name):
             raise OpenDataPeriodError(
-                name, f"Offene Daten gibt es nur für ganz Thüringen / open data has no {name} filter"
+                name, f"open data has no {name} filter"
             )
     last_complete = month_start(today) - timedelta(days=1)
     date_to = filters.date_to or last_complete
@@ -93,15 +93,15 @@ def published_period(filters: ReportFilters, today: date) -> ReportFilters:
         date(date_to.year - (1 if date_to.month < DEFAULT_MONTHS else 0), (date_to.month % DEFAULT_MONTHS) + 1, 1)
     )
     if date_from != month_start(date_from):
-        raise OpenDataPeriodError("from", "'from' muss ein Monatserster sein / must be the first day of a month")
+        raise OpenDataPeriodError("from", "'from' must be the first day of a month")
     if date_to != month_end(date_to):
-        raise OpenDataPeriodError("to", "'to' muss ein Monatsletzter sein / must be the last day of a month")
+        raise OpenDataPeriodError("to", "'to' must be the last day of a month")
     if date_to > last_complete:
         raise OpenDataPeriodError(
-            "to", f"Nur abgeschlossene Monate, zuletzt {last_complete:%Y-%m} / completed months only"
+            "to", f"completed months only, the last is {last_complete:%Y-%m}"
         )
     if date_from > date_to:
-        raise OpenDataPeriodError("from", "'from' liegt nach 'to' / 'from' is after 'to'")
+        raise OpenDataPeriodError("from", "'from' is after 'to'")
     return filters.model_copy(update={"date_from": date_from, "date_to": date_to})
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from broker.enums import Media, OfficeKind, RequestMode
+from broker.errors import invalid_value
 
 
 class Grouping(StrEnum):
@@ -36,15 +37,16 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _iso_day(value: Any) -> Any:
     """Only `YYYY-MM-DD` (or a date): pydantic alone would read '0.0' as a Unix timestamp."""
     if isinstance(value, datetime) or (isinstance(value, str) and not _ISO_DAY.fullmatch(value)):
-        raise ValueError("Datum als JJJJ-MM-TT / date as YYYY-MM-DD")
+        raise invalid_value("date_format", "date as YYYY-MM-DD")
     if not isinstance(value, str | date):
-        raise ValueError("Datum als JJJJ-MM-TT / date as YYYY-MM-DD")
+        raise invalid_value("date_format", "date as YYYY-MM-DD")
     return value
 
 
 def _in_range(value: date) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(f"Datum zwischen / date between {FIRST_DAY} and {LAST_DAY}")
+        raise invalid_value("date_out_of_range", f"date between {FIRST_DAY} and {LAST_DAY}",
+                            first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
     return value
 
 
@@ -69,7 +71,7 @@ class ReportFilters(BaseModel):
     @model_validator(mode="after")
     def _period_in_order(self) -> Self:
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"'from' ({self.date_from}) must not be after 'to' ({self.date_to})")
+            raise invalid_value("period_order", f"'from' ({self.date_from}) must not be after 'to' ({self.date_to})")
         return self
 
 

@@ -49,7 +49,7 @@ class ReportInputError(Invalid):
         self.unknown = [str(v) for v in unknown]
         self.allowed = [str(v) for v in allowed]
         super().__init__(
-            f"Unbekannter Wert für {field_name} / unknown {field_name}: {', '.join(self.unknown)}",
+            f"unknown {field_name}: {', '.join(self.unknown)}",
             loc=["query", field_name],
             field=field_name,
             unknown=self.unknown,

@@ -37,8 +37,7 @@ async def _stored(db: AsyncSession, user_id: int, scope: str, key: str, digest: 
     if row is None:
         return None
     if row.body_hash != digest:
-        raise Invalid("Dieser Idempotency-Key wurde schon für eine andere Anfrage benutzt. / "
-                      "This Idempotency-Key was already used with a different request.",
+        raise Invalid("This Idempotency-Key was already used with a different request.",
                       code="idempotency_key_reused")
     return JSONResponse(status_code=row.status_code, content=json.loads(row.response_body),
                         headers={"Idempotent-Replayed": "true"})
@@ -81,7 +80,6 @@ async def run(*, db: AsyncSession, user_id: int, scope: str, key: str | None, di
                 await db.rollback()
                 return stored
         if isinstance(exc, IntegrityError):
-            raise Conflict("Gleichzeitige Änderung; bitte erneut versuchen. / "
-                           "Concurrent change; please try again.", code="concurrent_change") from exc
+            raise Conflict("Concurrent change; please try again.", code="concurrent_change") from exc
         raise
     return JSONResponse(status_code=status_code, content=body)

@@ -26,7 +26,7 @@ from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
-OFFER_NOT_FOUND = "Angebot nicht gefunden. / Offer not found."
+OFFER_NOT_FOUND = "Offer not found."
 
 
 def _gone(offer: Offer) -> Conflict:
@@ -35,16 +35,14 @@ def _gone(offer: Offer) -> Conflict:
 
 def _gone_status(offer_status: OfferStatus) -> Conflict:
     words = {
-        OfferStatus.ACCEPTED: ("wurde bereits angenommen", "was already accepted"),
-        OfferStatus.DECLINED: ("wurde abgelehnt", "was declined"),
-        OfferStatus.EXPIRED: ("ist abgelaufen", "has expired"),
-        OfferStatus.REVOKED: ("wurde zurückgezogen (anderweitig vergeben oder abgebrochen)",
-                              "was withdrawn (taken by someone else or cancelled)"),
-        OfferStatus.PENDING: ("ist abgelaufen", "has expired"),
+        OfferStatus.ACCEPTED: "was already accepted",
+        OfferStatus.DECLINED: "was declined",
+        OfferStatus.EXPIRED: "has expired",
+        OfferStatus.REVOKED: "was withdrawn (taken by someone else or cancelled)",
+        OfferStatus.PENDING: "has expired",
     }
-    de, en = words[offer_status]
     status = "expired" if offer_status is OfferStatus.PENDING else offer_status.value
-    return Conflict(f"Das Angebot {de}. / The offer {en}.", code=f"offer_{status}")
+    return Conflict(f"The offer {words[offer_status]}.", code=f"offer_{status}")
 
 
 async def _own_pending(db: AsyncSession, offer_id: int, user: User,
@@ -99,7 +97,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     if taken is None:
         raise _gone_status((await db.execute(_OFFER_STATUS, {"offer_id": offer_id})).scalar_one())
     if request.status is not RequestStatus.OFFERED:
-        raise Conflict("Die Anfrage wartet nicht mehr. / The request is no longer waiting.",
+        raise Conflict("The request is no longer waiting.",
                        code="request_not_waiting")
     others = (await db.execute(_REVOKE_OTHERS, {"b_request_id": request.id, "now": now})).all()
     for other_id, other_interpreter in others:
@@ -108,7 +106,7 @@ async def accept(*, db: AsyncSession, offer_id: int, user: User, settings: Setti
     await dispatch.release(db, [who for _id, who in others], now)
     result = await db.execute(_IN_SESSION, {"b_user_id": user.id, "now": now})
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Sie sind nicht mehr verfügbar. / You are no longer available.", code="not_available")
+        raise Conflict("You are no longer available.", code="not_available")
     await dispatch.move(db, request, status=RequestStatus.ACCEPTED, interpreter_id=user.id, accepted_at=now)
     call = await call_service.open_for(db=db, request=request, settings=settings, now=now)
     effects.notify(db, user.id, {"type": "interpreter-status", "status": InterpreterStatus.IN_SESSION.value})
@@ -160,8 +158,7 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
                 profile.status_changed_at = now
             effects.notify(db, profile.user_id, {
                 "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
-                "message": "Sie haben mehrere Angebote verpasst und sind jetzt abwesend. / "
-                           "You missed several offers and are now set to away."})
+                "message": "You missed several offers and are now set to away."})
     await db.flush()
 
 

@@ -33,7 +33,7 @@ from broker.user.models import User
 
 _NOW = bindparam("now", type_=UTCDateTime())  # the action's moment in Core statements
 
-REQUEST_NOT_FOUND = "Anfrage nicht gefunden. / Request not found."
+REQUEST_NOT_FOUND = "Request not found."
 
 
 class NoInterpreter(Invalid):
@@ -74,8 +74,7 @@ async def create(*, db: AsyncSession, user: User, request_in: RequestCreate, set
     if purpose is None:
         await language_service.require_purpose(db=db, code=request_in.purpose)
     if kind is None or user.office_id is None:
-        raise Invalid("Ihr Konto ist keiner aktiven Dienststelle zugeordnet. / "
-                      "Your account belongs to no active office.", code="no_office")
+        raise Invalid("Your account belongs to no active office.", code="no_office")
     request = InterpretingRequest(
         office_id=user.office_id, caseworker_id=user.id, mode=RequestMode.ON_DEMAND,
         status=lifecycle.initial(RequestMode.ON_DEMAND), created_at=now,
@@ -99,9 +98,8 @@ async def _refuse_unmet(*, db: AsyncSession, user: User, request_in: RequestCrea
         db=db, office=office, language_code=language.code, purpose=request_in.purpose,
         mode=RequestMode.ON_DEMAND, media=request_in.media, now=now)
     raise NoInterpreter(
-        f"Für {language.name_de} ist derzeit keine Dolmetscher:in registriert; der Bedarf wurde "
-        f"vermerkt. / No interpreter is registered for {language.name_en}; the demand has been "
-        "recorded.")
+        f"No interpreter is registered for {language.name_en}; the demand has been recorded.",
+        language=language.code)
 
 
 async def enqueue_on_demand(*, db: AsyncSession, request: InterpretingRequest, priority: bool = True,
@@ -167,8 +165,7 @@ async def cancel(*, db: AsyncSession, user: User, request_id: int, now: datetime
     """Cancel a waiting request; once an interpreter accepted, the call is ended instead."""
     request = await _locked_visible(db, user, request_id)
     if request.status not in lifecycle.CANCELLABLE or request.mode is not RequestMode.ON_DEMAND:
-        raise Conflict(f"Die Anfrage ist bereits „{request.status.value}“ und kann nicht abgebrochen werden. / "
-                       f"The request is already '{request.status.value}' and cannot be cancelled.",
+        raise Conflict(f"The request is already '{request.status.value}' and cannot be cancelled.",
                        code="not_cancellable", status=request.status.value)
     await dispatch.close_offers(db, await dispatch.pending_offers(db, request.id), OfferStatus.REVOKED,
                                 now, "cancelled")
@@ -186,12 +183,10 @@ async def callback(*, db: AsyncSession, user: User, request_id: int, now: dateti
     """
     request = await _locked_visible(db, user, request_id)
     if request.mode is not RequestMode.ON_DEMAND or request.status not in (*lifecycle.WAITING, RequestStatus.UNFILLED):
-        raise Conflict("Ein Rückruf ist nur für wartende oder unbesetzte Anfragen möglich. / "
-                       "A callback is only possible for waiting or unfilled requests.", code="no_callback")
+        raise Conflict("A callback is only possible for waiting or unfilled requests.", code="no_callback")
     if request.status is RequestStatus.UNFILLED:
         if request.follow_up_id is not None:  # checked under the row lock: concurrent calls queue here
-            raise Conflict("Für diese Anfrage wurde bereits ein Rückruf angelegt. / "
-                           "A callback was already requested for this request.",
+            raise Conflict("A callback was already requested for this request.",
                            code="callback_exists", follow_up_id=request.follow_up_id)
         follow_up = InterpretingRequest(
             office_id=request.office_id, caseworker_id=request.caseworker_id,
@@ -254,7 +249,7 @@ async def mark_connected(*, db: AsyncSession, user: User, request_id: int, now: 
     if request.status is RequestStatus.CONNECTED:
         return request
     if request.status not in lifecycle.CONNECTABLE:
-        raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
+        raise Conflict("No call in progress.", code="no_call")
     await dispatch.move(db, request, status=RequestStatus.CONNECTED, connected_at=now)
     await call_service.connect_for_request(db=db, request_id=request.id)
     if request.mode is RequestMode.BOOKED and request.interpreter_id is not None:
@@ -277,7 +272,7 @@ async def end_call(*, db: AsyncSession, user: User, request_id: int, settings: S
     if request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
         return request  # the other party ended it a moment earlier
     if request.status not in lifecycle.IN_CALL:
-        raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
+        raise Conflict("No call in progress.", code="no_call")
     await finish_call(db=db, request=request, settings=settings, now=now)
     return request
 
@@ -348,8 +343,7 @@ async def start_wrap_up(*, db: AsyncSession, interpreter_id: int, request: Inter
                              "wrap_up_seconds": settings.wrap_up_seconds,
                              "wrap_up_until": (now + timedelta(seconds=settings.wrap_up_seconds)).isoformat()}
     if row.minutes_since_break >= row.max_session_minutes:
-        event.update(reason="break_suggested", message="Bitte machen Sie eine Pause, bevor Sie das nächste "
-                     "Angebot annehmen. / Please take a break before the next offer.")
+        event.update(reason="break_suggested", message="Please take a break before the next offer.")
     effects.notify(db, interpreter_id, event)
 
 
@@ -368,7 +362,7 @@ async def rate(*, db: AsyncSession, user: User, request_id: int, rating_in: Rati
     """Rate a finished call (1–5 and problem ticks); the ledger row gets the rating too."""
     request = await _locked_visible(db, user, request_id)
     if request.status not in (RequestStatus.COMPLETED, RequestStatus.FAILED):
-        raise Conflict("Bewerten lässt sich nur ein beendeter Anruf. / Only a finished call can be rated.",
+        raise Conflict("Only a finished call can be rated.",
                        code="not_finished")
     request.rating = rating_in.rating
     request.rating_problems = ",".join(sorted({p.value for p in rating_in.problems})) or None

@@ -120,7 +120,7 @@ async def _joinable(db: SessionDep, user: CurrentUser, request_id: int) -> tuple
     request = await request_service.get_visible(db=db, user=user, request_id=request_id)
     call = await call_service.joinable(db=db, request=request)
     if call is None:
-        raise Conflict("Kein laufender Anruf. / No call in progress.", code="no_call")
+        raise Conflict("No call in progress.", code="no_call")
     return request, call
 
 

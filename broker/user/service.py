@@ -52,18 +52,18 @@ def list_query(
 
 async def _check_office(db: AsyncSession, role: Role, office_id: int | None) -> None:
     if role is Role.CASEWORKER and office_id is None:
-        raise Invalid("Sachbearbeiter:innen brauchen eine Dienststelle. / Caseworkers need an office.",
-                      code="office_required")
+        raise Invalid("Caseworkers need an office.",
+                      code="office_required", loc=["body", "office_id"])
     if office_id is not None:
         office = await db.get(Office, office_id)
         if office is None or not office.active:
-            raise Invalid(f"Unbekannte Dienststelle {office_id}. / Unknown office {office_id}.",
+            raise Invalid(f"Unknown office {office_id}.",
                           code="unknown_office")
 
 
 async def create(*, db: AsyncSession, user_in: UserCreate, actor_id: int | None) -> User:
     if await get_by_username(db=db, username=user_in.username):
-        raise Conflict(f"Benutzername „{user_in.username}“ ist vergeben. / Username already taken.",
+        raise Conflict(f"Username '{user_in.username}' is already taken.",
                        code="duplicate_username")
     await _check_office(db, user_in.role, user_in.office_id)
     passwords.check(user_in.password, username=user_in.username)
@@ -95,8 +95,7 @@ async def update(*, db: AsyncSession, user: User, user_in: UserUpdate, actor_id:
     office_id = changes["office_id"] if "office_id" in changes else user.office_id
     await _check_office(db, role, office_id)
     if role is not user.role and (role is Role.INTERPRETER or user.role is Role.INTERPRETER):
-        raise Invalid("Die Rolle Dolmetscher:in kann nicht gewechselt werden. / "
-                      "The interpreter role cannot be changed.", code="role_change")
+        raise Invalid("The interpreter role cannot be changed.", code="role_change")
     if changes.get("active") is False and actor_id == user.id:
         # An admin who locks themselves out may leave nobody who can undo it.
         raise Conflict("You cannot deactivate your own account.", code="self_deactivation")

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/users", tags=["users"], responses=COMMON_RESPONS
 async def _get_visible(db: SessionDep, current: User, user_id: int) -> User:
     user = await user_service.get(db=db, user_id=user_id, office_id=office_scope(current))
     if user is None:
-        raise NotFound("Benutzer:in nicht gefunden. / User not found.")
+        raise NotFound("User not found.")
     return user
 
 

@@ -69,10 +69,17 @@ async def test_successful_login_is_audited(client: httpx.AsyncClient, world: Wor
 
 
 async def test_deactivated_user_cannot_sign_in(client: httpx.AsyncClient, world: World) -> None:
-    """Deactivating a user ends their sessions and refuses new logins."""
+    """Deactivating a user ends their sessions and refuses new logins: the correct password learns
+    `account_deactivated` (403, no session), a wrong one the same `login_failed` as any guess."""
     target = world.users["caseworker_b"]
     response = await client.patch(f"/api/users/{target.id}", json={"active": False}, headers=world.auth("admin"))
     assert response.status_code == 200
     assert (await client.get("/api/auth/me", headers=world.auth("caseworker_b"))).status_code == 401
     login = await client.post("/api/auth/login", json={"username": "caseworker_b", "password": PASSWORD})
-    assert login.status_code == 401
+    assert login.status_code == 403
+    assert login.json()["code"] == "account_deactivated"
+    assert "set-cookie" not in login.headers
+    guess = await client.post("/api/auth/login", json={"username": "caseworker_b", "password": PASSWORD + "x"})
+    unknown = await client.post("/api/auth/login", json={"username": "nobody_here", "password": PASSWORD + "x"})
+    assert guess.status_code == unknown.status_code == 401
+    assert guess.json() == unknown.json() == {"detail": "Wrong username or password.", "code": "login_failed"}

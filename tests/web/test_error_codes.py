@@ -38,6 +38,23 @@ def _texts(node: ast.AST, names: dict[str, str]) -> set[str]:
     return set()
 
 
+def _validator_codes(node: ast.AST, names: dict[str, str]) -> set[str]:
+    """`invalid_value("code", …)`: a pydantic validator's refusal, shown as `error.validation.<code>`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "invalid_value" and node.args:
+        return _texts(node.args[0], names)
+    return set()
+
+
+def validator_codes() -> set[str]:
+    codes: set[str] = set()
+    for path in [*(ROOT / "broker").rglob("*.py"), *(ROOT / "signaling").rglob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = _constants(tree)
+        for node in ast.walk(tree):
+            codes |= _validator_codes(node, names)
+    return codes
+
+
 def server_codes() -> set[str]:
     codes: set[str] = set()
     for path in [*(ROOT / "broker").rglob("*.py"), *(ROOT / "signaling").rglob("*.py")]:
@@ -74,3 +91,29 @@ def test_every_server_error_code_has_a_text_in_german_and_english() -> None:
         catalog = json.loads((WEB / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
         missing = sorted(code for code in server_codes() if f"error.{code}" not in catalog)
         assert missing == [], (lang, missing)
+
+
+def test_every_validator_code_has_a_phrase_in_german_and_english() -> None:
+    """A 422 from our own validators reads "<field label>: <phrase>" from `error.validation.<code>`."""
+    found = validator_codes()
+    assert {"window_order", "date_format", "control_character"} <= found
+    for lang in ("de", "en"):
+        catalog = json.loads((WEB / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        missing = sorted(code for code in found if f"error.validation.{code}" not in catalog)
+        assert missing == [], (lang, missing)
+
+
+def test_no_server_message_is_written_in_two_languages() -> None:
+    """The server's words are English only; German lives in the catalogs (no "deutsch / english")."""
+    german = ("ä", "ö", "ü", "ß", "„", " nicht ", "Bitte ")
+    offenders = []
+    for path in [*(ROOT / "broker").rglob("*.py"), *(ROOT / "signaling").rglob("*.py")]:
+        if "migrations" in path.parts or "demo" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                text = ast.unparse(node.exc)
+                if any(word in text for word in german):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -11,11 +11,11 @@ export class ApiError extends Error {
     this.body = body; // the parsed response, e.g. a 422's per-field list in body.detail
   }
 
-  /** The server's message for one body field of a 422 (`loc` ends with `field`), or null. */
+  /** What is wrong with one field of a 422 (`loc` ends with `field`), in the page's language, or null. */
   fieldMessage(field) {
     const items = this.body && Array.isArray(this.body.detail) ? this.body.detail : [];
     const hit = items.find((d) => Array.isArray(d.loc) && d.loc[d.loc.length - 1] === field);
-    return hit ? hit.msg : null;
+    return hit ? issueMessage(hit) : null;
   }
 }
 
@@ -62,6 +62,13 @@ function fieldLabel(name) {
   return label ? label.textContent.trim() : name;
 }
 
+/** One 422 item in words: the catalog's phrase for its `type` (our validators' codes or pydantic's), with its `ctx`. */
+function issueMessage(issue) {
+  const kind = hasKey(`error.validation.${issue.type}`) ? `error.validation.${issue.type}`
+    : hasKey(`error.${issue.type}`) ? `error.${issue.type}` : "error.validation.other";
+  return t(kind, issue.ctx && typeof issue.ctx === "object" ? issue.ctx : {});
+}
+
 /** What a person reads for a failed call: the catalog's text for the server's code, never raw English. */
 export function errorText(error) {
   if (!(error instanceof ApiError)) return t("error.generic");
@@ -70,9 +77,8 @@ export function errorText(error) {
   if (error.status === 422 && issues.length && (body.code === "invalid" || !hasKey(`error.${body.code}`))) {
     return issues.slice(0, 5).map((issue) => {
       const loc = (issue.loc || []).filter((p) => typeof p === "string" && p !== "body" && p !== "query");
-      const kind = hasKey(`error.validation.${issue.type}`) ? `error.validation.${issue.type}`
-        : hasKey(`error.${issue.type}`) ? `error.${issue.type}` : "error.validation.other";
-      return loc.length ? t("error.field", { field: fieldLabel(loc[loc.length - 1]), message: t(kind) }) : t(kind);
+      const message = issueMessage(issue);
+      return loc.length ? t("error.field", { field: fieldLabel(loc[loc.length - 1]), message }) : message;
     }).join(" ");
   }
   if (body.code && hasKey(`error.${body.code}`)) return t(`error.${body.code}`, body);

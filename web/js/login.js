@@ -1,5 +1,5 @@
 // Sign-in: POST /api/auth/login sets the HttpOnly session cookie; then go to the role's home.
-import { api, ApiError } from "./api.js";
+import { api, ApiError, errorText } from "./api.js";
 import { $, showStatus } from "./dom.js";
 import { currentLocale, preferredLocale, setLocale, t } from "./i18n.js";
 import { HOME } from "./shell.js";
@@ -46,9 +46,11 @@ async function main() {
       });
       location.assign(safeNext() || HOME[user.role] || "/");
     } catch (error) {
-      const key = error instanceof ApiError && error.status === 401 ? "login.failed"
-        : error instanceof ApiError && error.status === 429 ? "login.throttled" : "error.generic";
-      showStatus(message, t(key), "error");
+      // 429 names the seconds to wait, 403 a deactivated account (said only after a correct password).
+      const text = error instanceof ApiError && error.status === 401 ? t("login.failed")
+        : error instanceof ApiError && (error.status === 429 || error.status === 403) ? errorText(error)
+          : t("error.generic");
+      showStatus(message, text, "error");
       form.password.select();
     }
   });

@@ -1,7 +1,7 @@
 // The manager dashboard: filters and grouping, key figures, the figures table, five charts each with its
 // table, the staffing plan with a settable service level, rankings and interpreter pay, export links.
 // Mounted by /js/manager-frame.js; every number comes from /api/reports (the same service as CLI and exports).
-import { api } from "/js/api.js";
+import { api, errorText } from "/js/api.js";
 import { el, showStatus } from "/js/dom.js";
 import { currentLocale, onLocaleChange, t } from "/js/i18n.js";
 import { chartSection, formatCell, table } from "./render.js";
@@ -220,7 +220,9 @@ async function refresh(root, state) {
     showStatus(status, t("manager.loaded", { from: state.from, to: state.to }), "ok");
     root.dataset.state = "ready";
   } catch (error) {
-    showStatus(status, t("manager.error", { detail: error.message }), "error");
+    // Figures of the previous filters must not stand under the new filter values.
+    root.querySelector("#report-results").replaceChildren();
+    showStatus(status, t("manager.error", { detail: errorText(error) }), "error");
     root.dataset.state = "error";
   } finally {
     root.removeAttribute("aria-busy");
