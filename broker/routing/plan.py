@@ -86,6 +86,17 @@ class PlanHour(BaseModel):
     online: float  # expected people online today (the scenario's presence)
 
 
+class PlanGap(BaseModel):
+    """Neighbouring hours of one day where the plan needs more people than are online today."""
+
+    weekday: int
+    start_hour: int
+    end_hour: int
+    needed: int  # the most the plan needs in these hours
+    online: float  # the fewest expected online then
+    short: float  # person-hours missing over these hours
+
+
 class PlanReport(BaseModel):
     scenario: str
     target: PlanTarget
@@ -103,6 +114,7 @@ class PlanReport(BaseModel):
     stop_reason: str | None
     seconds: float
     new_people: dict[str, int]  # "new person speaking X": most needed at once, per language
+    gaps: list[PlanGap] = Field(default_factory=list)  # the worst first (at most ten)
 
 
 @dataclass
@@ -435,7 +447,27 @@ def _report(scenario: Scenario, compiled: CompiledScenario, target: PlanTarget, 
         plan_vs_erlang_ratio=round(plan_hours / erlang_hours, 4) if erlang_hours else None,
         max_shortfall_pp=max(shortfalls) if shortfalls and check is not None else None,
         rounds=rounds, simulations=simulations, stopped_early=stopped_early, stop_reason=stop_reason,
-        seconds=round(seconds, 2), new_people=dict(sorted(new_people.items())))
+        seconds=round(seconds, 2), new_people=dict(sorted(new_people.items())), gaps=worst_gaps(hours))
+
+
+def worst_gaps(hours: list[PlanHour], limit: int = 10) -> list[PlanGap]:
+    """Hours where the plan needs more than are online, joined per day, worst (person-hours) first."""
+    gaps: list[PlanGap] = []
+    for hour in hours:
+        missing = hour.people - hour.online
+        if missing <= 0.05:
+            continue
+        last = gaps[-1] if gaps else None
+        if last and last.weekday == hour.weekday and last.end_hour == hour.hour:
+            last.end_hour += 1
+            last.needed = max(last.needed, hour.people)
+            last.online = min(last.online, hour.online)
+            last.short = round(last.short + missing, 2)
+            continue
+        gaps.append(PlanGap(weekday=hour.weekday, start_hour=hour.hour, end_hour=hour.hour + 1, needed=hour.people,
+                            online=hour.online, short=round(missing, 2)))
+    gaps.sort(key=lambda g: (-g.short, g.weekday, g.start_hour))
+    return gaps[:limit]
 
 
 def validate_target(data: dict[str, object]) -> PlanTarget:
