@@ -115,3 +115,17 @@ def to_row(result: LanguageCoverage, name: str) -> CoverageLanguage:
         language=result.code, language_name=name, requests_per_week=result.requests_per_week,
         coverage=result.mean_coverage, unfilled_share=result.mean_unfilled, tier=result.tier, reach=result.reach,
         hours_coverage=result.coverage, hours_unfilled=result.unfilled)
+
+
+EXPORT_COLUMNS = ["language", "language_name", "requests_per_week", "coverage", "unfilled_share", "tier",
+                  "reach_2min", "reach_15min", "reach_2h", "reach_1d"]
+
+
+def export_rows(report: CoverageReport) -> list[dict[str, object]]:
+    """One row per language: the figures the dashboard's coverage table and the CLI show."""
+    return [
+        {"language": r.language, "language_name": r.language_name, "requests_per_week": r.requests_per_week,
+         "coverage": r.coverage, "unfilled_share": r.unfilled_share, "tier": r.tier,
+         **{f"reach_{name}": value for name, value in r.reach.items()}}
+        for r in report.languages
+    ]

@@ -31,13 +31,8 @@ def coverage_command(
     params = CoverageParams(tier_target=tier_target, max_wait_seconds=settings.max_wait_seconds,
                             wrap_up_seconds=settings.wrap_up_seconds)
     report = _run(lambda db: coverage.coverage_report(db=db, filters=filters, params=params))
-    rows = [
-        {"language": r.language, "language_name": r.language_name, "requests_per_week": r.requests_per_week,
-         "coverage": r.coverage, "unfilled_share": r.unfilled_share, "tier": r.tier}
-        for r in report.languages
-    ]
-    _emit(["language", "language_name", "requests_per_week", "coverage", "unfilled_share", "tier"], rows, fmt,
-          output, "coverage", report if fmt is OutputFormat.JSON else None)
+    header = coverage.EXPORT_COLUMNS if fmt is not OutputFormat.TABLE else coverage.EXPORT_COLUMNS[:6]
+    _emit(header, coverage.export_rows(report), fmt, output, "coverage", report if fmt is OutputFormat.JSON else None)
 
 
 def _scenario_or_fit(scenario_path: Path | None) -> Any:

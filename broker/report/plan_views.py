@@ -53,6 +53,17 @@ async def get_coverage(
     return await _in_worker(request, db, coverage.coverage_report, filters=filters, params=params)
 
 
+@router.get("/coverage/export", response_class=StreamingResponse, responses=DOWNLOAD)
+async def export_coverage(
+    request: Request, db: SessionDep, filters: Filters, params: Annotated[CoverageParams, Depends(coverage_params)],
+    format: Format = "csv",
+) -> StreamingResponse:
+    """Coverage, expected unfilled share, response tier and reach per tier per language, as CSV or XLSX."""
+    report = await _in_worker(request, db, coverage.coverage_report, filters=filters, params=params)
+    await db.close()
+    return _download("coverage", format, coverage.EXPORT_COLUMNS, coverage.export_rows(report))
+
+
 Weeks = Annotated[int, Query(ge=1, le=104, description="Weeks of history the scenario is fitted from")]
 SimWeeks = Annotated[int, Query(ge=1, le=52, description="Simulated weeks per run")]
 

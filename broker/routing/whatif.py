@@ -91,8 +91,13 @@ def with_people(scenario: Scenario, added: list[AddedPeople]) -> Scenario:
     return parse_scenario({**scenario.model_dump(), "pools": [p.model_dump() for p in pools]})
 
 
+SEEDS = 3  # replications per side: one added person's calls reshuffle who takes what, so one run is noisy
+
+
 def _runs(scenario: Scenario, weeks: int, seed: int, seconds: float) -> SimulationResult:
-    return combine([simulate(scenario, seed=seed, days=7.0 * weeks, max_wall_seconds=seconds)])
+    deadline = time.perf_counter() + seconds
+    return combine([simulate(scenario, seed=seed + k, days=7.0 * weeks,
+                             max_wall_seconds=max(0.5, deadline - time.perf_counter())) for k in range(SEEDS)])
 
 
 def _unfilled(result: SimulationResult) -> dict[str, tuple[int, int]]:
@@ -104,6 +109,7 @@ def what_if(scenario: Scenario, added: list[AddedPeople], *, weeks: int = 8, see
     """Unfilled per language with and without the added people (same seeds)."""
     changed = with_people(scenario, added)
     began = time.perf_counter()
+    weeks_run = weeks * SEEDS
     before = _unfilled(_runs(scenario, weeks, seed, max_seconds))
     after = _unfilled(_runs(changed, weeks, seed, max(1.0, max_seconds - (time.perf_counter() - began))))
     rows: list[WhatIfLanguage] = []
@@ -112,10 +118,10 @@ def what_if(scenario: Scenario, added: list[AddedPeople], *, weeks: int = 8, see
         if unfilled == unfilled_after:
             continue
         rows.append(WhatIfLanguage(
-            language=code, requests_per_week=round(requests / weeks, 2),
-            unfilled_per_week_before=round(unfilled / weeks, 2),
-            unfilled_per_week_after=round(unfilled_after / weeks, 2),
-            change_per_week=round((unfilled_after - unfilled) / weeks, 2),
+            language=code, requests_per_week=round(requests / weeks_run, 2),
+            unfilled_per_week_before=round(unfilled / weeks_run, 2),
+            unfilled_per_week_after=round(unfilled_after / weeks_run, 2),
+            change_per_week=round((unfilled_after - unfilled) / weeks_run, 2),
             unfilled_share_before=round(unfilled / requests, 4) if requests else 0.0,
             unfilled_share_after=round(unfilled_after / requests_after, 4) if requests_after else 0.0))
     rows.sort(key=lambda r: (r.change_per_week, r.language))
@@ -132,13 +138,13 @@ def second_languages(scenario: Scenario, *, weeks: int = 8, seed: int = 1, top_l
     wanted = [code for code in sorted(unfilled, key=lambda c: (-unfilled[c], c)) if unfilled[code] > 0]
     wanted = wanted[:top_languages]
     # Idle hours per person of each pool (the simulator lists interpreters pool by pool, in order).
-    idle: list[tuple[float, int]] = []
+    idle: list[tuple[float, int]] = []  # loads are summed over the SEEDS replications
     offset = 0
     for index, pool in enumerate(scenario.pools):
         members = base.interpreters[offset: offset + max(1, round(pool.count * scenario.scale))]
         offset += len(members)
         if pool.count >= 2 and members:
-            spare = sum(m.online_seconds - m.talk_seconds for m in members) / len(members) / 3600 / weeks
+            spare = sum(m.online_seconds - m.talk_seconds for m in members) / len(members) / 3600 / weeks / SEEDS
             idle.append((spare, index))
     idle.sort(reverse=True)
     chosen = [index for _, index in idle[:top_pools]]
@@ -166,7 +172,7 @@ def second_languages(scenario: Scenario, *, weeks: int = 8, seed: int = 1, top_l
             after = sum(result.language(c).unfilled for c in result.languages)
             candidates.append(SecondLanguage(
                 from_profile="+".join(pool.languages), learns=code,
-                unfilled_removed_per_week=round((sum(unfilled.values()) - after) / weeks, 2)))
+                unfilled_removed_per_week=round((sum(unfilled.values()) - after) / (weeks * SEEDS), 2)))
         if stopped:
             break
     candidates.sort(key=lambda c: (-c.unfilled_removed_per_week, c.from_profile, c.learns))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime
 
 import httpx
@@ -64,3 +66,15 @@ async def test_coverage_api_for_managers_and_422_naming_the_field(
                            headers=ledger.world.auth("manager"))
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["query", "tier_target"]
+
+
+async def test_coverage_export_repeats_the_api_figures(client: httpx.AsyncClient, ledger: Ledger) -> None:
+    """The CSV export lists each language with the same coverage, unfilled share and tier as the API."""
+    params = {"from": "2025-01-06", "to": "2025-01-12"}
+    headers = ledger.world.auth("manager")
+    api = (await client.get("/api/reports/coverage", params=params, headers=headers)).json()
+    exported = await client.get("/api/reports/coverage/export", params=params, headers=headers)
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["language"], float(r["coverage"]), float(r["unfilled_share"]), r["tier"]) for r in rows] == [
+        (r["language"], r["coverage"], r["unfilled_share"], r["tier"]) for r in api["languages"]]

@@ -182,6 +182,12 @@ export async function mountStaffing(container, baseQuery) {
             ["tier", (x) => t(`staffing.tier.${x}`)]],
           rows: coverage.languages.map((r) => ({ language: r.language_name, requests: r.requests_per_week,
             coverage: r.coverage, unfilled: r.unfilled_share, tier: r.tier })) })),
+      el("h3", {}, t("staffing.exports")),
+      el("ul", { class: "exports" }, [
+        ["staffing.export.plan_csv", `/api/reports/plan/export?${q}&max_seconds=20&format=csv`],
+        ["staffing.export.plan_xlsx", `/api/reports/plan/export?${q}&max_seconds=20&format=xlsx`],
+        ["staffing.export.coverage_csv", `/api/reports/coverage/export?${coverageQuery}&format=csv`],
+      ].map(([key, href]) => el("li", {}, el("a", { class: "button", href, download: "" }, t(key))))),
       el("h3", {}, t("staffing.whatif")),
       whatIfForm(q, coverage));
     await Promise.all([plot(chart, headcountFigure(plan)), plot(heat, coverageFigure(coverage))]);
