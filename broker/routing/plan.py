@@ -172,8 +172,13 @@ def erlang_needs(scenario: Scenario, compiled: CompiledScenario, target: PlanTar
     return out
 
 
+def today(scenario: Scenario) -> set[Profile]:
+    """Language sets of people who work at all (a fitted stand-in for an unspoken language never does)."""
+    return {tuple(sorted(set(pool.languages))) for pool in scenario.pools if pool.attendance != 0}
+
+
 def _profiles(scenario: Scenario, compiled: CompiledScenario) -> tuple[list[Profile], set[Profile]]:
-    existing = {tuple(sorted(set(pool.languages))) for pool in scenario.pools}
+    existing = today(scenario)
     singles = {(code,) for code in compiled.codes}
     ordered = sorted(existing, key=lambda p: (len(p), p)) + sorted(singles - existing)
     return ordered, existing
@@ -436,9 +441,10 @@ def _report(scenario: Scenario, compiled: CompiledScenario, target: PlanTarget, 
     shortfalls = [lang.shortfall_pp for lang in languages
                   if lang.shortfall_pp is not None and lang.check_requests >= MIN_CHECK_REQUESTS]
     new_people: dict[str, int] = {}
+    existing = today(scenario)
     for hour_roster in roster:
         for profile, count in hour_roster.items():
-            if len(profile) == 1 and profile not in {tuple(sorted(set(p.languages))) for p in scenario.pools}:
+            if len(profile) == 1 and profile not in existing:
                 new_people[profile[0]] = max(new_people.get(profile[0], 0), count)
     return PlanReport(
         scenario=scenario.name, target=target, hours=hours, languages=languages, plan_hours=plan_hours,

@@ -64,3 +64,12 @@ async def test_what_if_adds_a_person_and_reports_per_language(client: httpx.Asyn
     assert arabic and arabic[0]["change_per_week"] < 0
     refused = await client.get("/api/reports/what-if", params=params, headers=ledger.world.auth("interpreter"))
     assert refused.status_code == 403
+
+
+async def test_a_language_nobody_speaks_asks_for_a_new_person(client: httpx.AsyncClient, ledger: Ledger) -> None:
+    """The year's ledger has Ukrainian requests but no Ukrainian interpreter: the fitted scenario keeps
+    that demand (unfilled) and the plan asks for "a new person speaking uk" instead of failing."""
+    params = {"from": "2025-01-01", "to": "2025-12-31", "weeks": "53", "max_seconds": "20"}
+    response = await client.get("/api/reports/plan", params=params, headers=ledger.world.auth("manager"))
+    assert response.status_code == 200, response.text
+    assert response.json()["new_people"].get("uk", 0) >= 1
