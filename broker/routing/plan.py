@@ -230,10 +230,10 @@ def _failing(result: SimulationResult, kinds: dict[str, str], target: PlanTarget
         achieved, cell = _measure(result, code, kind)
         if not cell.requests:
             continue
-        # A few requests of a rare language say little: only a shortfall beyond the sampling
-        # error (one standard error for service levels, two for the small coverage languages)
-        # is chased, otherwise the search would staff up for the noise of single requests.
-        noise = (1.0 if kind == "service_level" else 2.0) * math.sqrt(goal * (1 - goal) / cell.requests)
+        # A few requests of a rare language say little: for coverage languages only a shortfall
+        # beyond two standard errors is chased, otherwise the search would staff up for the noise
+        # of single requests. Service-level languages have the volume: they must clear the margin.
+        noise = 0.0 if kind == "service_level" else 2.0 * math.sqrt(goal * (1 - goal) / cell.requests)
         if achieved < goal + margin - noise:
             out[code] = (goal + margin - achieved) * cell.requests
     return out
