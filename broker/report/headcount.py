@@ -17,7 +17,8 @@ from broker.errors import Invalid
 from broker.report import timekeys
 from broker.report.schemas import ReportFilters
 from broker.routing.fit import fit_scenario
-from broker.routing.plan import PlanReport, PlanTarget, plan
+from broker.routing.plan import plan
+from broker.routing.plan_models import PlanReport, PlanTarget
 from broker.routing.scenario import Scenario, ScenarioError
 from broker.routing.whatif import AddedPeople, SecondLanguageReport, WhatIfReport, second_languages, what_if
 

@@ -11,7 +11,8 @@ from broker.config import get_settings
 from broker.report import coverage, headcount
 from broker.report.cli import Fmt, From, Languages, Output, OutputFormat, To, _emit, _filters, _run, report_app
 from broker.report.plan_schemas import CoverageParams
-from broker.routing.plan import PlanTarget, plan
+from broker.routing.plan import plan
+from broker.routing.plan_models import PlanTarget
 from broker.routing.scenario import ScenarioError, load_scenario
 from broker.routing.whatif import parse_added, second_languages, what_if
 

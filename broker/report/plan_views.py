@@ -19,7 +19,7 @@ from broker.errors import COMMON_RESPONSES, ValidationErrorRead
 from broker.report import coverage, headcount
 from broker.report.plan_schemas import CoverageParams, CoverageReport
 from broker.report.views import DOWNLOAD, Filters, Format, _download, _in_worker
-from broker.routing.plan import PlanReport, PlanTarget
+from broker.routing.plan_models import PlanReport, PlanTarget
 from broker.routing.scenario import ScenarioError
 from broker.routing.whatif import AddedPeople, SecondLanguageReport, WhatIfReport, parse_added
 

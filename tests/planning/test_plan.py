@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.routing.plan import PlanTarget, plan, validate_target
+from broker.routing.plan import plan
+from broker.routing.plan_models import PlanTarget, validate_target
 from broker.routing.scenario import HOURS_PER_WEEK, ScenarioError, parse_scenario
 
 ALWAYS = {"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 0, "end_hour": 24}
