@@ -5,6 +5,7 @@ import { api } from "/js/api.js";
 import { el, showStatus } from "/js/dom.js";
 import { currentLocale, onLocaleChange, t } from "/js/i18n.js";
 import { chartSection, formatCell, table } from "./render.js";
+import { mountStaffing } from "./staffing.js";
 
 const GROUPINGS = ["language", "office", "office_kind", "district", "purpose", "mode", "media", "month", "week",
   "weekday_hour"];
@@ -229,11 +230,17 @@ async function refresh(root, state) {
 
 async function build(root, state) {
   const options = await api("/api/reports/options");
+  const staffing = el("div", { id: "staffing" });  // web/manager/staffing.js: plan, gaps, coverage, what-if
+  const apply = () => {
+    mountStaffing(staffing, query(state));
+    return refresh(root, state);
+  };
   root.replaceChildren(
-    filterForm(state, options, () => refresh(root, state)),
+    filterForm(state, options, apply),
     el("p", { id: "report-status", class: "status", role: "status", "aria-live": "polite" }),
-    el("div", { id: "report-results" }));
-  await refresh(root, state);
+    el("div", { id: "report-results" }),
+    staffing);
+  await apply();
 }
 
 /** Entry point called by the manager frame once the user is signed in and the catalog is loaded. */
