@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -34,6 +34,7 @@ from broker.enums import (
     QualificationWish,
     RequestStatus,
 )
+from broker.interpreter import idle
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.ledger import service as ledger_service
 from broker.live import effects
@@ -51,20 +52,6 @@ STATUS_EVENT = "request-status"
 QUALIFICATION_RANK = case(
     {q.value: q.rank for q in Qualification}, value=InterpreterLanguage.qualification, else_=len(Qualification)
 )
-# What an interpreter falls back to when an offer or session ends.
-IDLE_STATUS = case(
-    (and_(InterpreterProfile.online, InterpreterProfile.wants_offers), InterpreterStatus.AVAILABLE.value),
-    (InterpreterProfile.online, InterpreterStatus.AWAY.value),
-    else_=InterpreterStatus.OFFLINE.value,
-)
-
-
-def idle_status(profile: InterpreterProfile) -> InterpreterStatus:
-    if profile.online and profile.wants_offers:
-        return InterpreterStatus.AVAILABLE
-    return InterpreterStatus.AWAY if profile.online else InterpreterStatus.OFFLINE
-
-
 async def lock_request(db: AsyncSession, request_id: int, *,
                        skip_locked: bool = False) -> InterpretingRequest | None:
     """Load the request row locked for this transaction (None: missing, or busy with skip_locked)."""
@@ -284,7 +271,7 @@ async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -
         update(InterpreterProfile)
         .where(InterpreterProfile.user_id.in_(interpreter_ids),
                InterpreterProfile.status == InterpreterStatus.OFFERED)
-        .values(status=IDLE_STATUS, status_changed_at=now)
+        .values(status=idle.IDLE_STATUS, status_changed_at=now)
         .returning(InterpreterProfile.user_id, InterpreterProfile.status)
         .execution_options(synchronize_session=False)
     )

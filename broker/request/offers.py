@@ -17,6 +17,7 @@ from broker.config import Settings
 from broker.database import UTCDateTime, table
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
 from broker.errors import Conflict, NotFound
+from broker.interpreter import idle
 from broker.interpreter.models import InterpreterProfile
 from broker.live import effects
 from broker.office.models import Office
@@ -156,29 +157,13 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
             profile.missed_offers = 0
             profile.wants_offers = False
             if profile.status is InterpreterStatus.AVAILABLE:
-                profile.status = dispatch.idle_status(profile)
+                profile.status = idle.idle_status(profile)
                 profile.status_changed_at = now
             effects.notify(db, profile.user_id, {
                 "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
                 "message": "Sie haben mehrere Angebote verpasst und sind jetzt abwesend. / "
                            "You missed several offers and are now set to away."})
     await db.flush()
-
-
-async def revoke_for_interpreter(*, db: AsyncSession, interpreter_id: int, settings: Settings,
-                                 now: datetime, reason: str) -> bool:
-    """Withdraw the interpreter's pending offer (went offline or away) and cascade the request."""
-    stmt = select(Offer.request_id).where(Offer.interpreter_id == interpreter_id,
-                                          Offer.status == OfferStatus.PENDING)
-    request_id = (await db.execute(stmt)).scalar_one_or_none()
-    if request_id is None:
-        return False
-    request = await dispatch.lock_request(db, request_id)
-    assert request is not None
-    mine = [o for o in await dispatch.pending_offers(db, request_id) if o.interpreter_id == interpreter_id]
-    await dispatch.close_offers(db, mine, OfferStatus.REVOKED, now, reason)
-    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
-    return bool(mine)
 
 
 async def pending_for(*, db: AsyncSession,

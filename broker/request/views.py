@@ -15,7 +15,7 @@ from broker.deps import CurrentUser, RuntimeDep, SessionDep, SettingsDep
 from broker.enums import RequestMode, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, Conflict
 from broker.params import IdPath, Page, PageParams, page_params, paginate
-from broker.request import estimate, idempotency, offers
+from broker.request import estimate, idempotency, lifecycle, offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest
 from broker.request.schemas import (
@@ -61,6 +61,13 @@ async def list_requests(db: SessionDep, user: CurrentUser, page: Annotated[PageP
     items, total = await paginate(db, request_service.list_query(user=user, status=status, mode=mode), page)
     return Page(items=[RequestRead.model_validate(r) for r in items], total=total, limit=page.limit,
                 offset=page.offset)
+
+
+@router.get(REQUESTS + "/lifecycle", tags=["requests"], response_model=dict[str, list[str]],
+            dependencies=[Depends(READERS)])
+async def request_lifecycle() -> dict[str, list[str]]:
+    """The lifecycle's named sets of statuses (waiting, cancellable, in call, joinable, final)."""
+    return lifecycle.named_sets()
 
 
 @router.get(REQUESTS + "/{request_id}", tags=["requests"], response_model=RequestRead, dependencies=[Depends(READERS)])
