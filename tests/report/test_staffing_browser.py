@@ -41,7 +41,10 @@ def german(number: float) -> str:
 
 
 async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Ledger, artifacts_dir: Path) -> None:
-    """The plan chart and heat map are drawn, the gap sentences say what the API's plan says, Arabic's
+    """Erlang A stands beside Erlang C in the planning table with both assumptions; the plan chart and
+    heat map are drawn; the gap sentences say what the API's plan says; Arabic's response promise reads
+    from the catalog; a what-if for one more Arabic speaker answers on the page; the training advice
+    says what the API found."""Erlang A stands beside Erlang C in the planning table with both assumptions; the plan chart and heat map are drawn, the gap sentences say what the API's plan says, Arabic's
     response promise reads from the catalog, a what-if for one more Arabic speaker answers on the page,
     and the training advice says what the API found."""
     person = await web.person("manager")
@@ -50,6 +53,15 @@ async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Led
     await page.wait_for_selector("#staffing[data-state='ready']", timeout=60_000)
     assert await page.locator("#staffing-chart .main-svg").count() >= 1
     assert await page.locator("#coverage-chart .heatmap, #coverage-chart .hm").count() >= 1
+
+    await page.wait_for_selector("#dashboard[data-state='ready']")
+    planning = await api_json(page, f"/api/reports/planning?{PERIOD}&service_level=0.8&answer_seconds=60")
+    erlang = await page.eval_on_selector_all(
+        "#planning-languages tbody tr",
+        "rows => rows.map(r => [r.querySelector('[data-col=peak_erlang_c]').dataset.value,"
+        " r.querySelector('[data-col=peak_erlang_a]').dataset.value])")
+    assert erlang == [[str(r["peak_erlang_c"]), str(r["peak_erlang_a"])] for r in planning["languages"]]
+    assert await page.locator("#planning-assumptions").is_visible()
 
     plan = await api_json(page, f"/api/reports/plan?{PERIOD}&weeks=1&max_seconds=20")
     sentences = await page.locator("#staffing-gaps li").all_text_contents()
