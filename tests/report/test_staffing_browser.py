@@ -44,9 +44,7 @@ async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Led
     """Erlang A stands beside Erlang C in the planning table with both assumptions; the plan chart and
     heat map are drawn; the gap sentences say what the API's plan says; Arabic's response promise reads
     from the catalog; a what-if for one more Arabic speaker answers on the page; the training advice
-    says what the API found."""Erlang A stands beside Erlang C in the planning table with both assumptions; the plan chart and heat map are drawn, the gap sentences say what the API's plan says, Arabic's
-    response promise reads from the catalog, a what-if for one more Arabic speaker answers on the page,
-    and the training advice says what the API found."""
+    says what the API found."""
     person = await web.person("manager")
     page = person.page
     await page.goto(web.url(f"/manager/?{PERIOD}"))
