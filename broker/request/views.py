@@ -159,7 +159,7 @@ async def create_guest_link(request_id: IdPath, db: SessionDep, user: CurrentUse
 @router.get(OFFERS, tags=["offers"], response_model=list[OfferRead], dependencies=[Depends(INTERPRETER)])
 async def list_offers(db: SessionDep, user: CurrentUser) -> list[OfferRead]:
     """List my pending offers."""
-    return [OfferRead.model_validate(o) for o, _r, _k in await offers.pending_for(db=db, interpreter_id=user.id)]
+    return [OfferRead.model_validate(o) for o, _r, _k, _e in await offers.pending_for(db=db, interpreter_id=user.id)]
 
 
 @router.post(OFFERS + "/{offer_id}/accept", tags=["offers"], response_model=AcceptRead,

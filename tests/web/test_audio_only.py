@@ -71,6 +71,7 @@ async def test_audio_only_request_keeps_both_cameras_off(web: Web, world: World)
     await offer.wait_for()
     # The interpreter knows before accepting that no camera will be asked for.
     assert await offer.locator('[data-field="offer.media"]').inner_text() == "nur Audio"
+    assert await offer.locator('[data-field="offer.mode"]').inner_text() == "sofort"  # not an escalated booking
     await offer.get_by_role("button", name="Annehmen").click()
 
     for person in (counter, interpreter):

@@ -120,7 +120,7 @@ function showOffer(offer) {
     ["offer.office_kind", offer.office_kind ? t(`office_kind.${offer.office_kind}`) : t("offer.unknown")],
     ["offer.purpose", nameOf(state.purposes, offer.purpose)],
     ["offer.media", t(`media.${offer.media || "video"}`)],
-    ["offer.mode", t(offer.escalated ? "offer.escalated" : `mode.${offer.mode || "on_demand"}`)],
+    ["offer.mode", t(offer.escalated_booking ? "offer.escalated" : `mode.${offer.mode || "on_demand"}`)],
   ];
   if (offer.priority === "urgent") rows.push(["offer.priority", t("offer.urgent")]);
   $("#offer-details").replaceChildren(...rows.map(([k, v]) => el("div", { class: "fact" },
