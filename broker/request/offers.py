@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.booking.models import BookingEscalation
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.config import Settings
@@ -167,10 +168,13 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
 
 
 async def pending_for(*, db: AsyncSession,
-                      interpreter_id: int) -> list[tuple[Offer, InterpretingRequest, str | None]]:
-    """The interpreter's pending offers with their requests and the requesting office's kind."""
-    stmt = (select(Offer, InterpretingRequest, Office.kind)
+                      interpreter_id: int) -> list[tuple[Offer, InterpretingRequest, str | None, bool]]:
+    """The interpreter's pending offers with their requests, the requesting office's kind, and
+    whether the request carries an escalated booking."""
+    stmt = (select(Offer, InterpretingRequest, Office.kind, BookingEscalation.booking_id)
             .join(InterpretingRequest, InterpretingRequest.id == Offer.request_id)
             .join(Office, Office.id == InterpretingRequest.office_id)
+            .outerjoin(BookingEscalation, BookingEscalation.request_id == InterpretingRequest.id)
             .where(Offer.interpreter_id == interpreter_id, Offer.status == OfferStatus.PENDING))
-    return [(o, r, k.value if k is not None else None) for o, r, k in (await db.execute(stmt)).all()]
+    return [(o, r, k.value if k is not None else None, booking is not None)
+            for o, r, k, booking in (await db.execute(stmt)).all()]

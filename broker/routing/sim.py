@@ -14,7 +14,8 @@ What is modelled (see docs/routing.md for the rules in prose):
   the language frees up); optional exponential patience → abandoned;
 * talk (lognormal or exponential per language), wrap-up, a break after `max_session_minutes`;
 * presence from weekly windows with an attendance probability per shift.
-Everything random comes from one `random.Random(seed)`: a seed gives the same run.
+Everything random comes from streams derived from `seed` (arrivals, bookings, presence per
+interpreter, answers per request): a seed gives the same run.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def second_languages(scenario: Scenario, *, weeks: int = 8, seed: int = 1, top_l
     for index, pool in enumerate(scenario.pools):
         members = base.interpreters[offset: offset + max(1, round(pool.count * scenario.scale))]
         offset += len(members)
-        if pool.count >= 2 and members:
+        if members and pool.attendance != 0:  # not a fitted stand-in for an unspoken language
             spare = sum(m.online_seconds - m.talk_seconds for m in members) / len(members) / 3600 / weeks / SEEDS
             idle.append((spare, index))
     idle.sort(reverse=True)
@@ -162,7 +162,8 @@ def second_languages(scenario: Scenario, *, weeks: int = 8, seed: int = 1, top_l
             trained = pool.model_copy(update={"languages": [*pool.languages, code], "count": 1})
             # The trained person takes the place of the pool's last member (same presence stream).
             pools = list(scenario.pools)
-            pools[index: index + 1] = [pool.model_copy(update={"count": pool.count - 1}), trained]
+            rest = [pool.model_copy(update={"count": pool.count - 1})] if pool.count > 1 else []
+            pools[index: index + 1] = [*rest, trained]
             changed = parse_scenario({**scenario.model_dump(), "pools": [p.model_dump() for p in pools]})
             try:
                 result = _runs(changed, weeks, seed, left)

@@ -41,14 +41,25 @@ def german(number: float) -> str:
 
 
 async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Ledger, artifacts_dir: Path) -> None:
-    """The plan chart and heat map are drawn, the gap sentences say what the API's plan says, Arabic's
-    response promise reads from the catalog, and a what-if for one more Arabic speaker answers on the page."""
+    """Erlang A stands beside Erlang C in the planning table with both assumptions; the plan chart and
+    heat map are drawn; the gap sentences say what the API's plan says; Arabic's response promise reads
+    from the catalog; a what-if for one more Arabic speaker answers on the page; the training advice
+    says what the API found."""
     person = await web.person("manager")
     page = person.page
     await page.goto(web.url(f"/manager/?{PERIOD}"))
     await page.wait_for_selector("#staffing[data-state='ready']", timeout=60_000)
     assert await page.locator("#staffing-chart .main-svg").count() >= 1
     assert await page.locator("#coverage-chart .heatmap, #coverage-chart .hm").count() >= 1
+
+    await page.wait_for_selector("#dashboard[data-state='ready']")
+    planning = await api_json(page, f"/api/reports/planning?{PERIOD}&service_level=0.8&answer_seconds=60")
+    erlang = await page.eval_on_selector_all(
+        "#planning-languages tbody tr",
+        "rows => rows.map(r => [r.querySelector('[data-col=peak_erlang_c]').dataset.value,"
+        " r.querySelector('[data-col=peak_erlang_a]').dataset.value])")
+    assert erlang == [[str(r["peak_erlang_c"]), str(r["peak_erlang_a"])] for r in planning["languages"]]
+    assert await page.locator("#planning-assumptions").is_visible()
 
     plan = await api_json(page, f"/api/reports/plan?{PERIOD}&weeks=1&max_seconds=20")
     sentences = await page.locator("#staffing-gaps li").all_text_contents()
@@ -81,5 +92,17 @@ async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Led
     assert await total.is_visible()
     assert re.match(r"Erwartete Änderung: [-−]\d", await total.text_content() or ""), await total.text_content()
     assert "Arabisch" in (await page.locator("#whatif-rows").text_content() or "")
+
+    await page.get_by_role("button", name="Zweitsprachen bewerten").click()
+    await page.wait_for_selector("#training[data-state='ready']", timeout=60_000)
+    training = await api_json(page, f"/api/reports/training?{PERIOD}&weeks=1")
+    # This week's only interpreter already speaks Arabic, the language that goes unfilled: the API finds
+    # nothing to train and the page says so (the ranking itself: tests/planning/test_whatif.py).
+    assert [c for c in training["candidates"] if c["unfilled_removed_per_week"] > 0] == []
+    shown = page.locator("#training-result p").first
+    expected = CATALOG["staffing.training_none"]
+    await shown.scroll_into_view_if_needed()
+    assert await shown.is_visible()
+    assert await shown.text_content() == expected
     assert person.errors == []
     await page.locator("#section-staffing").screenshot(path=str(artifacts_dir / "manager-staffing.png"))

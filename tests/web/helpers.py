@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from playwright.async_api import Page
 
+from tests.waiting import eventually
 from tests.web.conftest import ready
 
 
@@ -37,9 +37,20 @@ async def remote_video_playing(page: Page, timeout_ms: int = 15_000) -> None:
     )
 
 
-async def inbound_growth(page: Page, seconds: float = 1.5) -> dict[str, Any]:
-    """Two getStats samples `seconds` apart: how many bytes and frames arrived in between."""
+async def inbound_growth(page: Page, timeout: float = 10.0) -> dict[str, Any]:
+    """How many bytes and frames arrived after a first getStats sample: waits until both grew
+    (or the deadline passes), so the caller's `> 0` checks that media keeps flowing."""
     first = await page.evaluate("window.__vd.call.inboundTotals()")
-    await asyncio.sleep(seconds)
-    second = await page.evaluate("window.__vd.call.inboundTotals()")
-    return {key: second[key] - first[key] for key in ("bytesReceived", "framesDecoded")}
+    keys = ("bytesReceived", "framesDecoded")
+    growth: dict[str, Any] = {}
+
+    async def grew() -> bool:
+        second = await page.evaluate("window.__vd.call.inboundTotals()")
+        growth.update({key: second[key] - first[key] for key in keys})
+        return all(growth[key] > 0 for key in keys)
+
+    try:
+        await eventually(grew, timeout=timeout)
+    except AssertionError:
+        pass  # the caller's assertion names what did not grow
+    return growth

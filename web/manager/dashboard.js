@@ -182,7 +182,8 @@ function render(root, state, data) {
       rows: plan.gaps }),
     table({ id: "planning-languages", caption: t("manager.planning_languages"),
       columns: ["language_name", "requests", "arrivals_per_week", "aht_seconds", "unmet", "peak_need", "hours_short",
-        "interpreters_registered"], rows: plan.languages }),
+        "interpreters_registered", "peak_erlang_c", "peak_erlang_a"], rows: plan.languages }),
+    el("p", { class: "muted", id: "planning-assumptions" }, t("manager.erlang_assumptions")),
     exportLinks([
       ["manager.export.planning_csv", `/api/reports/planning/export?${query(state, { plan: true, extra: { format: "csv" } })}`],
       ["manager.export.planning_xlsx", `/api/reports/planning/export?${query(state, { plan: true, extra: { format: "xlsx" } })}`],

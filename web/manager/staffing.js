@@ -136,6 +136,34 @@ function whatIfForm(planQuery, coverage) {
   return form;
 }
 
+function trainingBlock(planQuery, coverage) {
+  const names = Object.fromEntries(coverage.languages.map((r) => [r.language, r.language_name]));
+  const name = (code) => names[code] || code;
+  const result = el("div", { id: "training-result", role: "status", "aria-live": "polite" });
+  const button = el("button", { type: "button", id: "training-run" }, t("staffing.training_submit"));
+  const block = el("div", { id: "training" }, el("p", { class: "muted" }, t("staffing.training_hint")), button, result);
+  button.addEventListener("click", async () => {
+    block.dataset.state = "loading";
+    showStatus(result, t("staffing.training_running"));
+    try {
+      const report = await api(`/api/reports/training?${planQuery}`);
+      const rows = report.candidates.filter((c) => c.unfilled_removed_per_week > 0).slice(0, 10);
+      result.replaceChildren(
+        rows.length
+          ? el("ol", { id: "training-rows" }, rows.map((c) => el("li", {}, t("staffing.training_row", {
+            profile: c.from_profile.split("+").map(name).join(" + "), learns: name(c.learns),
+            removed: fmtNumber(c.unfilled_removed_per_week) }))))
+          : el("p", {}, t("staffing.training_none")),
+        report.stopped_early ? el("p", { class: "muted" }, t("staffing.training_stopped")) : "");
+      block.dataset.state = "ready";
+    } catch (error) {
+      showStatus(result, t("staffing.error", { detail: error.message }), "error");
+      block.dataset.state = "error";
+    }
+  });
+  return block;
+}
+
 /** The plan is fitted from the dashboard's period: its length in weeks (1–104). */
 function periodWeeks(q) {
   const days = (Date.parse(q.get("to")) - Date.parse(q.get("from"))) / 86_400_000 + 1;
@@ -189,7 +217,9 @@ export async function mountStaffing(container, baseQuery) {
         ["staffing.export.coverage_csv", `/api/reports/coverage/export?${coverageQuery}&format=csv`],
       ].map(([key, href]) => el("li", {}, el("a", { class: "button", href, download: "" }, t(key))))),
       el("h3", {}, t("staffing.whatif")),
-      whatIfForm(q, coverage));
+      whatIfForm(q, coverage),
+      el("h3", {}, t("staffing.training")),
+      trainingBlock(q, coverage));
     await Promise.all([plot(chart, headcountFigure(plan)), plot(heat, coverageFigure(coverage))]);
     showStatus(status, t("staffing.ready"), "ok");
     container.dataset.state = "ready";
