@@ -41,9 +41,9 @@ FLUSH_SECONDS = 0.25
 class ClusterHub(Hub):
     def __init__(self, *, settings: Any, backplane: RedisBackplane, authenticate: Authenticate,
                  **options: Any) -> None:
-        super().__init__(settings=settings, backplane=backplane, authenticate=authenticate, **options)
+        super().__init__(settings=settings, backplane=backplane, authenticate=authenticate,
+                         instance_id=backplane.instance_id, **options)
         self.cluster = backplane
-        self.instance_id = backplane.instance_id
         self._owners: dict[tuple[str, str], str] = {}  # (room, peer) -> instance holding the socket
         self._pending: set[asyncio.Task[None]] = set()
         backplane.on_room_message = self._on_room_message
@@ -283,9 +283,7 @@ class ClusterHub(Hub):
             self._apply_seat(room, msg["s"])
 
     async def _on_instance_dead(self, instance: str, claimed: set[int]) -> None:
-        for user_id, instances in list(self._remote_online.items()):
-            if instance in instances:
-                await self.deliver_presence(instance, user_id, False)
+        await self.instance_gone(instance)
         await self.adopt_presence(claimed)  # empty unless this instance won the claim
         for room in list(self._rooms.values()):
             for seat in list(room.seats.values()):

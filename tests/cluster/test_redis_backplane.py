@@ -254,7 +254,7 @@ async def test_disconnect_on_one_instance_is_not_offline_while_online_on_another
         a.hub.add_presence_listener(_record(calls, "a"))
         b.hub.add_presence_listener(_record(calls, "b"))
         on_a, on_b = await Client.open(a, user=34), await Client.open(b, user=34)
-        await _until(lambda: a.hub._remote_online.get(34) and b.hub._remote_online.get(34))
+        await _until(lambda: a.hub.presences.remote_instances(34) and b.hub.presences.remote_instances(34))
         await on_a.close()
         grace = a.hub.presence.grace
         await asyncio.sleep(grace + 0.8)
