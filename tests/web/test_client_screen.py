@@ -16,7 +16,7 @@ from playwright.async_api import Locator, Page, expect
 
 from tests.conftest import World
 from tests.web.conftest import Web, ready
-from tests.web.helpers import interpreter_available, remote_video_playing
+from tests.web.helpers import choose_language, interpreter_available, remote_video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CLIENT = Path(__file__).resolve().parents[2] / "web" / "i18n" / "client"
@@ -52,12 +52,7 @@ async def test_client_screen_opens_beside_the_counter_speaks_the_clients_languag
     counter = await web.person("caseworker_a")
     await interpreter_available(interpreter.page, web.url("/interpreter.html"))
     page = counter.page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.wait_for_function("window.__vd.signal.state === 'open'")
-    await page.get_by_role("combobox", name="Sprache").fill("arab")
-    await page.locator("#lang-opt-ar").wait_for()
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await choose_language(page, web.url("/counter.html"), "arab", "ar")
 
     async with counter.context.expect_page() as opened:
         await page.get_by_role("navigation").get_by_role("link", name="Kundenbildschirm").click()
