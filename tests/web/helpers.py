@@ -19,14 +19,19 @@ async def interpreter_available(page: Page, url: str) -> None:
     await page.wait_for_function("document.body.dataset.status === 'available'")
 
 
-async def ask_now(page: Page, url: str, search: str, option_code: str) -> None:
-    """On the counter: search the language, choose it by keyboard, and press 'Jetzt dolmetschen'."""
+async def choose_language(page: Page, url: str, search: str, option_code: str) -> None:
+    """Open the counter, search the language and choose it by keyboard."""
     await page.goto(url)
     await ready(page, "loaded")
     await page.wait_for_function("window.__vd.signal.state === 'open'")
     await page.get_by_role("combobox", name="Sprache").fill(search)
     await page.locator(f"#lang-opt-{option_code}").wait_for()
     await page.get_by_role("combobox", name="Sprache").press("Enter")
+
+
+async def ask_now(page: Page, url: str, search: str, option_code: str) -> None:
+    """On the counter: search the language, choose it by keyboard, and press 'Jetzt dolmetschen'."""
+    await choose_language(page, url, search, option_code)
     await page.get_by_role("button", name="Jetzt dolmetschen").click()
 
 

@@ -14,8 +14,8 @@ from playwright.async_api import Page
 
 from tests.conftest import World
 from tests.waiting import eventually
-from tests.web.conftest import Web, ready
-from tests.web.helpers import interpreter_available
+from tests.web.conftest import Web
+from tests.web.helpers import choose_language, interpreter_available
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,13 +58,8 @@ async def test_audio_only_request_keeps_both_cameras_off(web: Web, world: World)
     await interpreter_available(interpreter.page, web.url("/interpreter.html"))
 
     page = counter.page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.wait_for_function("window.__vd.signal.state === 'open'")
+    await choose_language(page, web.url("/counter.html"), "arab", "ar")
     await page.get_by_label("Nur Audio (ohne Kamera)").check()
-    await page.get_by_role("combobox", name="Sprache").fill("arab")
-    await page.locator("#lang-opt-ar").wait_for()
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
     await page.get_by_role("button", name="Jetzt dolmetschen").click()
 
     offer = interpreter.page.get_by_role("alertdialog", name="Neue Anfrage")

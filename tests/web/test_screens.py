@@ -111,6 +111,11 @@ async def test_a_whole_call_as_both_people_see_it(web: Web, world: World, artifa
         assert await focused(person.page) == "call-h"
         controls = ["#call-h", "#call-mute", "#call-camera", "#call-end", "video.remote-video", "#local-video"]
         assert await outside_viewport(person.page, controls) == [], size
+        # The remote picture scales to the space: on a desktop screen it takes most of the height.
+        if size != "phone":
+            share = await person.page.evaluate(
+                "document.querySelector('video.remote-video').getBoundingClientRect().height / innerHeight")
+            assert share >= 0.5, (size, share)
     assert await axe_check(counter.page, f"screens-{size}-counter-call", artifacts_dir) == []
 
     mute = counter.page.locator("#call-mute")
