@@ -22,6 +22,7 @@ from signaling import protocol as p
 from signaling.backplane import Backplane
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SIGNED_OUT, CLOSE_SILENT, CLOSE_SLOW, Connection
 from signaling.core import ClusterPresence, PresenceOutput, admit
+from signaling.directory import InMemoryRooms, RoomDirectory
 from signaling.echo import EchoPeers
 from signaling.online import Presence
 from signaling.principal import Principal
@@ -64,6 +65,7 @@ class Hub:
         send_timeout_seconds: float = 5.0,
         tick_seconds: float = 0.25,
         instance_id: str | None = None,
+        directory: RoomDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.backplane = backplane
@@ -86,10 +88,12 @@ class Hub:
         )
         self._conns: dict[int, Connection] = {}
         self._by_user: dict[int, set[Connection]] = {}
-        self._rooms: dict[str, Room] = {}
+        self._rooms: dict[str, Room] = {}  # this instance's copy; the directory holds the authoritative one
         self._listeners: list[PresenceListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.directory: RoomDirectory = directory or InMemoryRooms()
+        self.directory.attach(self)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -129,6 +133,7 @@ class Hub:
 
     async def notify(self, user_id: int, event: dict[str, Any]) -> None:
         """Deliver an event frame to every socket of the user, on any instance."""
+        await self.directory.settle()  # a call-join event must not overtake the room it names
         await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
 
     async def sign_out(self, user_id: int, session_id: int | None = None) -> None:
@@ -158,15 +163,35 @@ class Hub:
     def add_presence_listener(self, callback: PresenceListener) -> None:
         self._listeners.append(callback)
 
+    @property
+    def rooms(self) -> dict[str, Room]:
+        return self._rooms
+
+    def connected_users(self) -> set[int]:
+        """Users with a socket open on this instance (not those in their grace period)."""
+        return set(self._by_user)
+
+    async def flush(self) -> None:
+        """Wait (briefly) for the room directory's writes in flight."""
+        await self.directory.settle()
+
     def open_room(self, room_id: str, *, expires_at: datetime) -> None:
         room = self._rooms.get(room_id)
         if room is None:
-            self._rooms[room_id] = Room(room_id, expires_at.timestamp(), self.settings.rejoin_grace_seconds)
+            room = self._rooms[room_id] = Room(room_id, expires_at.timestamp(), self.settings.rejoin_grace_seconds)
         else:
             room.expires_at = expires_at.timestamp()
+        self.directory.opened(room)
 
     def close_room(self, room_id: str, reason: str = "ended") -> asyncio.Task[None]:
-        """End the call now: its tokens become useless at once; awaiting the task is optional."""
+        """End the call now, on every instance: its tokens become useless at once; awaiting the
+        task is optional."""
+        task = self.close_room_here(room_id, reason)
+        self.directory.closed(room_id, reason)
+        return task
+
+    def close_room_here(self, room_id: str, reason: str) -> asyncio.Task[None]:
+        """End the call on this instance (the directory says it ended elsewhere)."""
         room = self._rooms.pop(room_id, None)
         seats = room.close() if room else []
         return self._spawn(self._tell_closed(room_id, seats, reason))
@@ -184,6 +209,7 @@ class Hub:
     async def room_occupied(self, room_id: str) -> bool:
         """Is anyone connected to the room (here, or on another instance)? A seat held for a
         dropped peer's rejoin does not count: nobody is there."""
+        await self.directory.refresh(room_id, check_owners=True)  # this copy may never have seen the room
         room = self._rooms.get(room_id)
         return room is not None and any(seat.connected for seat in room.seats.values())
 
@@ -243,6 +269,14 @@ class Hub:
                 await conn.send(p.serialize(p.Event(event=event, replay=True)))
 
     async def join(self, conn: Connection, msg: p.Join) -> None:
+        await self.directory.settle()
+        async with self.directory.joining(msg.room):
+            await self.directory.refresh(msg.room, check_owners=True)
+            await self._seat(conn, msg)
+            if conn.room_id == msg.room and conn.peer_id is not None:
+                await self.directory.seat_changed(msg.room, conn.peer_id)
+
+    async def _seat(self, conn: Connection, msg: p.Join) -> None:
         now = time.time()
         room = self._rooms.get(msg.room)
         claims = admit(secret_key=self.settings.secret_key, token=msg.token, room_id=msg.room,
@@ -269,17 +303,25 @@ class Hub:
             await self.backplane.publish_room(room.room_id, other.peer_id, p.serialize(frame))
 
     async def leave(self, conn: Connection) -> None:
-        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        room_id, peer_id = conn.room_id, conn.peer_id
+        if room_id is not None:
+            await self.directory.refresh(room_id, check_owners=False)  # tell peers that joined a moment ago too
+        room = self._rooms.get(room_id) if room_id else None
         seat = room.leave(conn.id) if room else None
         conn.room_id = conn.peer_id = None
         if room is not None and seat is not None:
             await self._tell_left(room, seat, "left")
+        if room_id is not None and peer_id is not None:
+            await self.directory.unseated(room_id, peer_id)
 
     async def relay(self, conn: Connection, msg: p.RelayedMessage) -> None:
         room = self._rooms.get(conn.room_id) if conn.room_id else None
         if room is None or conn.peer_id is None:
             raise RoomError("not-in-room", "join a room first")
         target = room.seats.get(msg.to)
+        if target is None or not target.connected:
+            await self.directory.refresh(room.room_id, check_owners=False)  # its seat may be on its way
+            target = room.seats.get(msg.to)
         if target is None or target.peer_id == conn.peer_id:
             raise RoomError("unknown-peer", "no such peer in this room")
         if not target.connected:
@@ -336,19 +378,28 @@ class Hub:
                 self._spawn(listener(user_id, online))
 
     async def _drop_seat(self, conn: Connection) -> None:
-        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        room_id, peer_id = conn.room_id, conn.peer_id
+        if room_id is not None:
+            await self.directory.refresh(room_id, check_owners=False)  # tell peers that joined a moment ago too
+        room = self._rooms.get(room_id) if room_id else None
         seat = room.drop(conn.id, time.time()) if room else None
         conn.room_id = conn.peer_id = None
         if room is not None and seat is not None:
             await self._tell_left(room, seat, "dropped")
+        if room_id is not None and peer_id is not None and room_id in self._rooms:
+            await self.directory.seat_changed(room_id, peer_id)
 
     async def _tell_left(self, room: Room, seat: Seat, reason: str) -> None:
-        grace = room.rejoin_grace if reason == "dropped" else None
-        frame = p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id,
-                                       reason=reason, grace_seconds=grace))
+        frame = _peer_left(room, seat, reason)
         for other in room.others(seat):
             if other.connected:
                 await self.backplane.publish_room(room.room_id, other.peer_id, frame)
+
+    async def tell_left_here(self, room: Room, seat: Seat, reason: str) -> None:
+        """Tell the room's sockets on this instance only that the seat is gone."""
+        frame = _peer_left(room, seat, reason)
+        for other in room.others(seat):
+            await self.deliver_to_peer(room.room_id, other.peer_id, frame)
 
     async def _tell_closed(self, room_id: str, seats: list[Seat], reason: str) -> None:
         frame = p.serialize(p.RoomClosed(room=room_id, reason=reason))
@@ -373,7 +424,9 @@ class Hub:
                 self.close_room(room.room_id, "expired")
                 continue
             for seat in room.expire(now):
-                await self._tell_left(room, seat, "expired")
+                # Every instance expires its copy of the room at the same moment: each tells its own.
+                await self.tell_left_here(room, seat, "expired")
+                await self.directory.expired(room.room_id, seat.peer_id)
         await self._heartbeat(mono)
 
     async def _heartbeat(self, mono: float) -> None:
@@ -398,6 +451,11 @@ class Hub:
             *(c.send(ping) for c in idle),
             return_exceptions=True,
         ))
+
+
+def _peer_left(room: Room, seat: Seat, reason: str) -> str:
+    grace = room.rejoin_grace if reason == "dropped" else None
+    return p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id, reason=reason, grace_seconds=grace))
 
 
 def _info(seat: Seat, *, polite: bool) -> p.PeerInfo:
