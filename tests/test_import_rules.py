@@ -14,6 +14,8 @@ functions and `TYPE_CHECKING` blocks), so a lazy import cannot hide a dependency
      every area's `scheduled.py`.
    Dispatch, offers, replay, estimate, idempotency and the routes are internal. Modules at the
    top of `broker/` (app, api, cli, models, deps, …) compose the areas and are not bound by rule 2.
+3. `broker.live` (effects, the unit of work, the runtime) sits below the areas: it imports no
+   area, except inside `if TYPE_CHECKING:` where the runtime names the areas' parts it holds.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Import:
     module: str  # the importing module
     target: str  # the imported module (or `package.name` for `from package import name`)
     line: int
+    types_only: bool = False  # inside `if TYPE_CHECKING:`
 
 
 def _modules(package: object) -> list[str]:
@@ -51,10 +54,13 @@ def _imports(module: str) -> list[Import]:
     assert spec is not None and spec.origin is not None, module
     source = Path(spec.origin).read_text(encoding="utf-8")
     is_package = spec.submodule_search_locations is not None
+    tree = ast.parse(source, filename=spec.origin)
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node.test)
+                   for statement in node.body for inner in ast.walk(statement)}
     found: list[Import] = []
-    for node in ast.walk(ast.parse(source, filename=spec.origin)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [Import(module, alias.name, node.lineno) for alias in node.names]
+            found += [Import(module, alias.name, node.lineno, id(node) in typing_only) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: resolve against the importing package
@@ -63,9 +69,15 @@ def _imports(module: str) -> list[Import]:
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             # `from broker.request import dispatch` names a submodule: record it as such.
-            found += [Import(module, f"{base}.{alias.name}", node.lineno) for alias in node.names]
-            found.append(Import(module, base, node.lineno))
+            found += [Import(module, f"{base}.{alias.name}", node.lineno, id(node) in typing_only)
+                      for alias in node.names]
+            found.append(Import(module, base, node.lineno, id(node) in typing_only))
     return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _within(name: str, package: str) -> bool:
@@ -78,12 +90,13 @@ def _request_internal(target: str) -> bool:
     return not any(_within(target, public) for public in REQUEST_PUBLIC)
 
 
+AREAS = frozenset(f"broker.{info.name}" for info in pkgutil.iter_modules(broker.__path__) if info.ispkg)
+
+
 def _area(module: str) -> str | None:
     """`broker.booking.service` → `broker.booking`; top-level broker modules have no area."""
-    parts = module.split(".")
-    if len(parts) < 3 or parts[0] != "broker":
-        return None
-    return ".".join(parts[:2])
+    area = ".".join(module.split(".")[:2])
+    return area if area in AREAS else None
 
 
 def test_every_module_of_broker_and_signaling_imports() -> None:
@@ -105,6 +118,13 @@ def test_areas_use_only_the_public_surface_of_broker_request() -> None:
     assert offending == []
 
 
+def test_live_imports_no_area_but_for_types() -> None:
+    """`broker.live` is the floor the areas stand on: at run time it imports none of them."""
+    offending = [i for m in _modules(broker) if _within(m, "broker.live") for i in _imports(m)
+                 if (area := _area(i.target)) is not None and area != "broker.live" and not i.types_only]
+    assert offending == []
+
+
 def test_the_rules_see_imports_inside_functions_and_relative_ones(tmp_path: Path) -> None:
     """The reader catches a lazy `from broker.request import dispatch` and a relative import;
     without this the two tests above could pass by not looking."""
@@ -115,10 +135,12 @@ def test_the_rules_see_imports_inside_functions_and_relative_ones(tmp_path: Path
     (package / "__init__.py").write_text("")
     (package / "inner" / "__init__.py").write_text("")
     (package / "inner" / "mod.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import broker.booking\n"
         "def later():\n    from broker.request import dispatch\n    from ..other import thing\n")
     sys.path.insert(0, str(tmp_path))
     try:
-        targets = {i.target for i in _imports("probe_pkg.inner.mod")}
+        found = _imports("probe_pkg.inner.mod")
+        targets = {i.target for i in found}
     finally:
         sys.path.remove(str(tmp_path))
         for name in [n for n in sys.modules if _within(n, "probe_pkg")]:
@@ -126,3 +148,5 @@ def test_the_rules_see_imports_inside_functions_and_relative_ones(tmp_path: Path
     assert "broker.request.dispatch" in targets and _request_internal("broker.request.dispatch")
     assert "probe_pkg.other.thing" in targets
     assert not _request_internal("broker.request.service")
+    assert [i.types_only for i in found if i.target == "broker.booking"] == [True]
+    assert not any(i.types_only for i in found if i.target == "broker.request.dispatch")
