@@ -6,6 +6,7 @@ and that the interpreter console's status line says what the server holds.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,13 @@ async def status_line_matches_server(page: Page, german: str) -> None:
 
 async def _sweep(web: Web, page: Page, condition: str, timeout: float = 15.0) -> None:
     """Run the dispatcher's round (the scheduler is off in tests) until the page shows `condition`."""
+    last = [0.0]
+
     async def shown() -> bool:
-        await web.server.app.state.runtime.dispatcher.run_once(queue=True)
+        # A dispatcher round at most every quarter second: the condition is polled more often.
+        if time.monotonic() - last[0] >= 0.25:
+            last[0] = time.monotonic()
+            await web.server.app.state.runtime.dispatcher.run_once(queue=True)
         return bool(await page.evaluate(condition))
     await eventually(shown, timeout=timeout, message=f"not seen within {timeout}s: {condition}")
 
