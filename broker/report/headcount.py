@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.config import Settings
 from broker.errors import Invalid
 from broker.report import timekeys
+from broker.report.offload import compute
 from broker.report.schemas import ReportFilters
 from broker.routing.fit import fit_scenario
 from broker.routing.plan import plan
@@ -51,7 +52,7 @@ async def plan_report(*, db: AsyncSession, filters: ReportFilters, weeks: int, t
     """The head-count plan for all 168 hours of the week on the fitted scenario."""
     scenario = await fitted(db=db, filters=filters, weeks=weeks, settings=settings, now=now)
     try:
-        return plan(scenario, target)
+        return compute(settings, plan, scenario, target)
     except ScenarioError as exc:
         raise PlanInputError(exc) from None
 
@@ -67,7 +68,7 @@ async def what_if_report(*, db: AsyncSession, filters: ReportFilters, weeks: int
         if unknown:
             raise PlanInputError(ScenarioError("language", f"no demand for {', '.join(unknown)} in the period"))
     try:
-        return what_if(scenario, added, weeks=sim_weeks, max_seconds=max_seconds)
+        return compute(settings, what_if, scenario, added, weeks=sim_weeks, max_seconds=max_seconds)
     except ScenarioError as exc:
         raise PlanInputError(exc) from None
 
@@ -77,4 +78,4 @@ async def training_report(*, db: AsyncSession, filters: ReportFilters, weeks: in
                           now: datetime | None = None) -> SecondLanguageReport:
     """Second languages to train, ranked by unfilled requests removed per week."""
     scenario = await fitted(db=db, filters=filters, weeks=weeks, settings=settings, now=now)
-    return second_languages(scenario, weeks=sim_weeks, max_seconds=max_seconds)
+    return compute(settings, second_languages, scenario, weeks=sim_weeks, max_seconds=max_seconds)
