@@ -10,6 +10,7 @@ from broker.notification.views import router as notification_router
 from broker.office.views import router as office_router
 from broker.ops.health import router as health_router
 from broker.ops.views import router as ops_router
+from broker.report.plan_views import router as plan_router
 from broker.report.views import assets_router as report_assets_router
 from broker.report.views import router as report_router
 from broker.request.views import router as request_router
@@ -24,6 +25,7 @@ ROUTERS: list[APIRouter] = [
     language_router,
     interpreter_router,
     report_router,
+    plan_router,
     report_assets_router,
     request_router,
     notification_router,

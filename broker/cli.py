@@ -20,6 +20,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
+from broker.report import plan_cli  # noqa: E402, F401 - adds coverage, plan and what-if to report_app
 from broker.report.cli import report_app  # noqa: E402 - sub-apps register after the root app
 
 app.add_typer(report_app, name="report")

@@ -1,11 +1,11 @@
-"""A hub whose rooms span instances: the room directory lives in Redis.
+"""Rooms that span instances: the room directory lives in Redis.
 
-The plain `Hub` keeps rooms in memory, which is right for one process. With several
+The plain hub keeps rooms in memory, which is right for one process. With several
 instances a counter on A and an interpreter on B sit in one room, and when A dies the
 counter rejoins its seat on B. So every instance keeps a *replica* of each room, and the
 authoritative copy is a Redis hash per room (`<prefix>:room:<id>`: `meta`, `seat:<peer>`,
-`tok:<token id>`). The hub's own state machines still decide; this subclass only
-(1) loads the room from Redis before a join and when a relay target is unknown,
+`tok:<token id>`). The hub's own state machines still decide; `RedisRooms`, the hub's room
+directory, (1) loads the room from Redis before a join and when a relay target is unknown,
 (2) writes a seat after the hub changed it (join, drop, leave) and tells the other
 instances over the bus, and (3) frees the seats of an instance that died, so its users
 rejoin elsewhere at once instead of meeting a seat "taken by a live connection".
@@ -21,14 +21,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from redis.exceptions import LockError, RedisError
 
-from signaling import protocol as p
-from signaling.connection import Connection
+from signaling.directory import DirectoryHost
 from signaling.hub import Authenticate, Hub
 from signaling.redis_backplane import RedisBackplane
 from signaling.rooms import Room, Seat
@@ -39,104 +37,77 @@ FLUSH_SECONDS = 0.25
 
 
 class ClusterHub(Hub):
+    """A hub whose room directory and bus are Redis."""
+
     def __init__(self, *, settings: Any, backplane: RedisBackplane, authenticate: Authenticate,
                  **options: Any) -> None:
-        super().__init__(settings=settings, backplane=backplane, authenticate=authenticate, **options)
+        super().__init__(settings=settings, backplane=backplane, authenticate=authenticate,
+                         instance_id=backplane.instance_id, directory=RedisRooms(backplane), **options)
         self.cluster = backplane
-        self.instance_id = backplane.instance_id
+
+
+class RedisRooms:
+    """The room directory over Redis (see the module's docstring)."""
+
+    def __init__(self, bus: RedisBackplane) -> None:
+        self.cluster = bus
         self._owners: dict[tuple[str, str], str] = {}  # (room, peer) -> instance holding the socket
         self._pending: set[asyncio.Task[None]] = set()
-        backplane.on_room_message = self._on_room_message
-        backplane.on_instance_dead = self._on_instance_dead
-        backplane.on_reconnect = self._republish
+        bus.on_room_message = self._on_room_message
+        bus.on_instance_dead = self._on_instance_dead
+        bus.on_reconnect = self._republish
 
-    # --- broker API: rooms open and close everywhere ------------------------------------
+    def attach(self, host: DirectoryHost) -> None:
+        self.host = host
+        self._rooms = host.rooms
+        self.instance_id = host.instance_id
 
-    def open_room(self, room_id: str, *, expires_at: datetime) -> None:
-        super().open_room(room_id, expires_at=expires_at)
-        self._track(self._store_meta(self._rooms[room_id], announce=True))
+    # --- what the hub tells the directory ------------------------------------------------
 
-    def close_room(self, room_id: str, reason: str = "ended") -> asyncio.Task[None]:
-        task = super().close_room(room_id, reason)
+    def opened(self, room: Room) -> None:
+        self._track(self._store_meta(room, announce=True))
+
+    def closed(self, room_id: str, reason: str) -> None:
         self._track(self._store_close(room_id, reason))
-        return task
 
-    async def notify(self, user_id: int, event: dict[str, Any]) -> None:
-        await self.flush()  # a call-join event must not overtake the room it names
-        await super().notify(user_id, event)
-
-    async def room_occupied(self, room_id: str) -> bool:
-        """Ask the authoritative copy: this instance's replica may never have seen the room."""
-        await self._load(room_id, check_owners=True)
-        return await super().room_occupied(room_id)
-
-    async def flush(self) -> None:
+    async def settle(self) -> None:
         """Wait for the room-directory writes in flight, briefly: with Redis hung they wait for
         the socket timeout, and an HTTP response must not (the bus messages are queued in order)."""
         if self._pending:
             await asyncio.wait(list(self._pending), timeout=FLUSH_SECONDS)
 
-    # --- sockets -------------------------------------------------------------------------
-
-    async def join(self, conn: Connection, msg: p.Join) -> None:
+    @contextlib.asynccontextmanager
+    async def joining(self, room_id: str) -> AsyncIterator[None]:
         """Joins to one room are serialised by a Redis lock, so two people joining at once on
         two instances see each other: the second finds the first's seat and offers to it."""
-        await self.flush()
-        lock = self.cluster.redis.lock(self.cluster.key("lock", msg.room), timeout=5, blocking_timeout=3)
+        lock = self.cluster.redis.lock(self.cluster.key("lock", room_id), timeout=5, blocking_timeout=3)
         try:
             locked = bool(await lock.acquire())
         except (RedisError, OSError):
             locked = False
         try:
-            await self._load(msg.room, check_owners=True)
-            await super().join(conn, msg)
-            if conn.room_id == msg.room and conn.peer_id is not None:
-                self._owners[(msg.room, conn.peer_id)] = self.instance_id
-                await self._store_seat(msg.room, conn.peer_id)
+            yield
         finally:
             if locked:
                 with contextlib.suppress(RedisError, OSError, LockError):
                     await lock.release()
 
-    async def leave(self, conn: Connection) -> None:
-        room_id, peer_id = conn.room_id, conn.peer_id
-        if room_id is not None:
-            await self._load(room_id, check_owners=False)  # tell peers that joined a moment ago too
-        await super().leave(conn)
-        if room_id is not None and peer_id is not None:
-            await self._remove_seat(room_id, peer_id, announce=True)
+    async def refresh(self, room_id: str, *, check_owners: bool) -> None:
+        await self._load(room_id, check_owners=check_owners)
 
-    async def relay(self, conn: Connection, msg: p.RelayedMessage) -> None:
-        room = self._rooms.get(conn.room_id) if conn.room_id else None
-        target = room.seats.get(msg.to) if room is not None else None
-        if room is not None and (target is None or not target.connected):
-            await self._load(room.room_id, check_owners=False)  # its seat may be on its way to us
-        await super().relay(conn, msg)
+    async def seat_changed(self, room_id: str, peer_id: str) -> None:
+        room = self._rooms.get(room_id)
+        seat = room.seats.get(peer_id) if room else None
+        if seat is not None and seat.conn_id not in (None, REMOTE):
+            self._owners[(room_id, peer_id)] = self.instance_id
+        await self._store_seat(room_id, peer_id)
 
-    async def _drop_seat(self, conn: Connection) -> None:
-        room_id, peer_id = conn.room_id, conn.peer_id
-        if room_id is not None:
-            await self._load(room_id, check_owners=False)  # tell peers that joined a moment ago too
-        await super()._drop_seat(conn)
-        if room_id is not None and peer_id is not None and room_id in self._rooms:
-            await self._store_seat(room_id, peer_id)
+    async def unseated(self, room_id: str, peer_id: str) -> None:
+        await self._remove_seat(room_id, peer_id, announce=True)
 
-    async def _tell_left(self, room: Room, seat: Seat, reason: str) -> None:
-        if reason != "expired":
-            await super()._tell_left(room, seat, reason)
-            return
-        # Every instance expires its replica at the same moment: each tells its own sockets only.
-        self._owners.pop((room.room_id, seat.peer_id), None)
-        await self._tell_local(room, seat, reason)
-        await self._remove_seat(room.room_id, seat.peer_id, announce=False)
-
-    async def _tell_local(self, room: Room, seat: Seat, reason: str) -> None:
-        grace = room.rejoin_grace if reason == "dropped" else None
-        frame = p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id, reason=reason,
-                                       grace_seconds=grace))
-        for other in room.others(seat):
-            if other.conn_id is not None and other.conn_id != REMOTE:
-                await self.deliver_to_peer(room.room_id, other.peer_id, frame)
+    async def expired(self, room_id: str, peer_id: str) -> None:
+        self._owners.pop((room_id, peer_id), None)
+        await self._remove_seat(room_id, peer_id, announce=False)
 
     # --- Redis room directory ----------------------------------------------------------
 
@@ -257,7 +228,7 @@ class ClusterHub(Hub):
         record = {**record, "instance": None, "dropped_at": record.get("dropped_at") or time.time()}
         self._apply_seat(room, record)
         seat = room.seats[record["peer_id"]]
-        await self._tell_local(room, seat, "dropped")
+        await self.host.tell_left_here(room, seat, "dropped")
         try:
             await self.cluster.redis.hset(self._room_key(room.room_id), f"seat:{seat.peer_id}", json.dumps(record))
         except (RedisError, OSError):
@@ -269,7 +240,7 @@ class ClusterHub(Hub):
     async def _on_room_message(self, msg: dict[str, Any]) -> None:
         op, room_id = msg["op"], msg["r"]
         if op == "close":
-            Hub.close_room(self, room_id, msg.get("why", "ended"))
+            self.host.close_room_here(room_id, msg.get("why", "ended"))
             return
         if op == "unseat":
             room = self._rooms.get(room_id)
@@ -283,10 +254,8 @@ class ClusterHub(Hub):
             self._apply_seat(room, msg["s"])
 
     async def _on_instance_dead(self, instance: str, claimed: set[int]) -> None:
-        for user_id, instances in list(self._remote_online.items()):
-            if instance in instances:
-                await self.deliver_presence(instance, user_id, False)
-        await self.adopt_presence(claimed)  # empty unless this instance won the claim
+        await self.host.instance_gone(instance)
+        await self.host.adopt_presence(claimed)  # empty unless this instance won the claim
         for room in list(self._rooms.values()):
             for seat in list(room.seats.values()):
                 if seat.conn_id == REMOTE and self._owners.get((room.room_id, seat.peer_id)) == instance:
@@ -300,5 +269,5 @@ class ClusterHub(Hub):
             for seat in list(room.seats.values()):
                 if seat.conn_id not in (None, REMOTE):
                     await self._store_seat(room.room_id, seat.peer_id)
-        for user_id in list(self._by_user):
+        for user_id in sorted(self.host.connected_users()):
             await self.cluster.publish_presence(self.instance_id, user_id, True)

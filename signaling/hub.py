@@ -21,12 +21,14 @@ from starlette.websockets import WebSocket
 from signaling import protocol as p
 from signaling.backplane import Backplane
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_SIGNED_OUT, CLOSE_SILENT, CLOSE_SLOW, Connection
+from signaling.core import ClusterPresence, PresenceOutput, admit
+from signaling.directory import InMemoryRooms, RoomDirectory
 from signaling.echo import EchoPeers
-from signaling.online import Presence, storm_grace
+from signaling.online import Presence
 from signaling.principal import Principal
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import Room, RoomError, Seat
-from signaling.tokens import TokenError, issue_join_token, verify_join_token
+from signaling.tokens import issue_join_token
 from signaling.turn import ice_servers
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ class Hub:
         rate_burst: float = 150.0,
         send_timeout_seconds: float = 5.0,
         tick_seconds: float = 0.25,
+        instance_id: str | None = None,
+        directory: RoomDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.backplane = backplane
@@ -74,8 +78,9 @@ class Hub:
         self.rate_burst = rate_burst
         self.send_timeout_seconds = send_timeout_seconds
         self.tick_seconds = min(tick_seconds, heartbeat_seconds / 3)
-        self.instance_id = secrets.token_hex(4)
-        self.presence = Presence(settings.presence_grace_seconds)
+        self.presences = ClusterPresence(instance_id or secrets.token_hex(4),
+                                         settings.presence_grace_seconds,
+                                         reconnects_per_second=settings.reconnect_rate_per_second)
         self.echo = EchoPeers(
             limit=settings.echo_peer_limit,
             lifetime=settings.echo_peer_seconds,
@@ -83,14 +88,12 @@ class Hub:
         )
         self._conns: dict[int, Connection] = {}
         self._by_user: dict[int, set[Connection]] = {}
-        self._rooms: dict[str, Room] = {}
-        self._remote_online: dict[int, set[str]] = {}
-        # Users whose offline we published and whose fate is decided when the message comes back
-        # in bus order (monotonic deadline: decide anyway if the bus never brings it back).
-        self._leaving: dict[int, float] = {}
+        self._rooms: dict[str, Room] = {}  # this instance's copy; the directory holds the authoritative one
         self._listeners: list[PresenceListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.directory: RoomDirectory = directory or InMemoryRooms()
+        self.directory.attach(self)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -130,6 +133,7 @@ class Hub:
 
     async def notify(self, user_id: int, event: dict[str, Any]) -> None:
         """Deliver an event frame to every socket of the user, on any instance."""
+        await self.directory.settle()  # a call-join event must not overtake the room it names
         await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
 
     async def sign_out(self, user_id: int, session_id: int | None = None) -> None:
@@ -140,8 +144,17 @@ class Hub:
             event["session_id"] = session_id
         await self.backplane.publish_user(user_id, p.serialize(p.Event(event=event)))
 
+    @property
+    def instance_id(self) -> str:
+        return self.presences.instance_id
+
+    @property
+    def presence(self) -> Presence:
+        """This instance's own presence: sockets here and grace periods run here."""
+        return self.presences.local
+
     def is_online(self, user_id: int) -> bool:
-        return self.presence.is_online(user_id) or bool(self._remote_online.get(user_id))
+        return self.presences.is_online(user_id)
 
     def local_users(self) -> set[int]:
         """Users this instance holds (sockets or grace); it proves them alive (heartbeat)."""
@@ -150,15 +163,35 @@ class Hub:
     def add_presence_listener(self, callback: PresenceListener) -> None:
         self._listeners.append(callback)
 
+    @property
+    def rooms(self) -> dict[str, Room]:
+        return self._rooms
+
+    def connected_users(self) -> set[int]:
+        """Users with a socket open on this instance (not those in their grace period)."""
+        return set(self._by_user)
+
+    async def flush(self) -> None:
+        """Wait (briefly) for the room directory's writes in flight."""
+        await self.directory.settle()
+
     def open_room(self, room_id: str, *, expires_at: datetime) -> None:
         room = self._rooms.get(room_id)
         if room is None:
-            self._rooms[room_id] = Room(room_id, expires_at.timestamp(), self.settings.rejoin_grace_seconds)
+            room = self._rooms[room_id] = Room(room_id, expires_at.timestamp(), self.settings.rejoin_grace_seconds)
         else:
             room.expires_at = expires_at.timestamp()
+        self.directory.opened(room)
 
     def close_room(self, room_id: str, reason: str = "ended") -> asyncio.Task[None]:
-        """End the call now: its tokens become useless at once; awaiting the task is optional."""
+        """End the call now, on every instance: its tokens become useless at once; awaiting the
+        task is optional."""
+        task = self.close_room_here(room_id, reason)
+        self.directory.closed(room_id, reason)
+        return task
+
+    def close_room_here(self, room_id: str, reason: str) -> asyncio.Task[None]:
+        """End the call on this instance (the directory says it ended elsewhere)."""
         room = self._rooms.pop(room_id, None)
         seats = room.close() if room else []
         return self._spawn(self._tell_closed(room_id, seats, reason))
@@ -176,6 +209,7 @@ class Hub:
     async def room_occupied(self, room_id: str) -> bool:
         """Is anyone connected to the room (here, or on another instance)? A seat held for a
         dropped peer's rejoin does not count: nobody is there."""
+        await self.directory.refresh(room_id, check_owners=True)  # this copy may never have seen the room
         room = self._rooms.get(room_id)
         return room is not None and any(seat.connected for seat in room.seats.values())
 
@@ -206,10 +240,7 @@ class Hub:
         self._conns[conn.id] = conn
         if principal is not None:
             self._by_user.setdefault(principal.user_id, set()).add(conn)
-            if self.presence.connect(principal.user_id, conn.id):
-                self._leaving.pop(principal.user_id, None)
-                await self.backplane.publish_presence(self.instance_id, principal.user_id, True)
-                self._fire(principal.user_id, True)
+            await self._carry_out(self.presences.connect(principal.user_id, conn.id))
         return conn
 
     async def unregister(self, conn: Connection) -> None:
@@ -224,7 +255,7 @@ class Hub:
                 sockets.discard(conn)
                 if not sockets:
                     del self._by_user[user_id]
-            self.presence.disconnect(user_id, conn.id, time.time())
+            self.presences.disconnect(user_id, conn.id, time.time())
 
     async def hello(self, conn: Connection, msg: p.Hello) -> None:
         if msg.version != p.PROTOCOL_VERSION:
@@ -238,20 +269,19 @@ class Hub:
                 await conn.send(p.serialize(p.Event(event=event, replay=True)))
 
     async def join(self, conn: Connection, msg: p.Join) -> None:
+        await self.directory.settle()
+        async with self.directory.joining(msg.room):
+            await self.directory.refresh(msg.room, check_owners=True)
+            await self._seat(conn, msg)
+            if conn.room_id == msg.room and conn.peer_id is not None:
+                await self.directory.seat_changed(msg.room, conn.peer_id)
+
+    async def _seat(self, conn: Connection, msg: p.Join) -> None:
         now = time.time()
-        try:
-            claims = verify_join_token(self.settings.secret_key, msg.token, now=now)
-        except TokenError as exc:
-            raise RoomError(exc.code, str(exc)) from exc
-        if claims.room_id != msg.room:
-            raise RoomError("token-wrong-room", "this token is for another room")
-        if claims.user_id is not None and conn.user_id is None:
-            raise RoomError("unauthorized", "sign in to use this token")
-        if conn.room_id is not None:
-            raise RoomError("already-joined", "leave the current room first")
         room = self._rooms.get(msg.room)
-        if room is None:
-            raise RoomError("room-closed", "no such call, or it has ended")
+        claims = admit(secret_key=self.settings.secret_key, token=msg.token, room_id=msg.room,
+                       signed_in=conn.user_id is not None, in_room=conn.room_id is not None, room=room, now=now)
+        assert room is not None  # admit refuses a join to a room that is not open
         if claims.role == "guest" and self.admit_guest is not None and not room.holds_token(claims.token_id):
             await self.admit_guest(room.room_id, msg.token)  # a guest's reconnect to its seat skips this
         name = conn.principal.display_name if conn.principal else claims.role
@@ -273,17 +303,25 @@ class Hub:
             await self.backplane.publish_room(room.room_id, other.peer_id, p.serialize(frame))
 
     async def leave(self, conn: Connection) -> None:
-        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        room_id, peer_id = conn.room_id, conn.peer_id
+        if room_id is not None:
+            await self.directory.refresh(room_id, check_owners=False)  # tell peers that joined a moment ago too
+        room = self._rooms.get(room_id) if room_id else None
         seat = room.leave(conn.id) if room else None
         conn.room_id = conn.peer_id = None
         if room is not None and seat is not None:
             await self._tell_left(room, seat, "left")
+        if room_id is not None and peer_id is not None:
+            await self.directory.unseated(room_id, peer_id)
 
     async def relay(self, conn: Connection, msg: p.RelayedMessage) -> None:
         room = self._rooms.get(conn.room_id) if conn.room_id else None
         if room is None or conn.peer_id is None:
             raise RoomError("not-in-room", "join a room first")
         target = room.seats.get(msg.to)
+        if target is None or not target.connected:
+            await self.directory.refresh(room.room_id, check_owners=False)  # its seat may be on its way
+            target = room.seats.get(msg.to)
         if target is None or target.peer_id == conn.peer_id:
             raise RoomError("unknown-peer", "no such peer in this room")
         if not target.connected:
@@ -318,59 +356,50 @@ class Hub:
             await conn.send(frame)
 
     async def deliver_presence(self, instance_id: str, user_id: int, online: bool) -> None:
-        if instance_id == self.instance_id:
-            # Our own "offline" came back. Every instance sees the bus in one order, so of several
-            # instances where the user's last socket closed exactly one finds nobody else holding
-            # the user at this point: that one reports offline, the others stay silent.
-            if not online and self._leaving.pop(user_id, None) is not None:
-                self._decide_offline(user_id)
-            return
-        instances = self._remote_online.setdefault(user_id, set())
-        if online:
-            instances.add(instance_id)
-        else:
-            instances.discard(instance_id)
-            if not instances:
-                del self._remote_online[user_id]
+        await self._carry_out(self.presences.heard(instance_id, user_id, online))
+
+    async def instance_gone(self, instance_id: str) -> None:
+        """Another instance died: the users only it held are offline there."""
+        await self._carry_out(self.presences.instance_dead(instance_id))
 
     # --- internals ------------------------------------------------------------------------
 
     async def adopt_presence(self, user_ids: set[int]) -> None:
         """Users of a dead instance, claimed by this one: online here for one grace period more;
         then offline (reported by us) unless they reconnected somewhere meanwhile."""
-        now = time.time()
-        grace = storm_grace(self.presence.grace, len(user_ids), self.settings.reconnect_rate_per_second)
-        for user_id in user_ids:
-            if self.presence.adopt(user_id, now, grace):
-                self._leaving.pop(user_id, None)
-                await self.backplane.publish_presence(self.instance_id, user_id, True)
+        await self._carry_out(self.presences.adopt(user_ids, time.time()))
 
-    def _fire(self, user_id: int, online: bool) -> None:
-        for listener in self._listeners:
-            self._spawn(listener(user_id, online))
-
-    def _decide_offline(self, user_id: int) -> None:
-        if not self.is_online(user_id):  # neither back here nor online on another instance
-            self._fire(user_id, False)
-
-    async def _presence_ended(self, user_id: int, mono: float) -> None:
-        self._leaving[user_id] = mono + 5.0
-        await self.backplane.publish_presence(self.instance_id, user_id, False)
+    async def _carry_out(self, out: PresenceOutput) -> None:
+        """Do what the presence core decided: announce on the bus, then tell the listeners."""
+        for user_id, online in out.announce:
+            await self.backplane.publish_presence(self.instance_id, user_id, online)
+        for user_id, online in out.changes:
+            for listener in self._listeners:
+                self._spawn(listener(user_id, online))
 
     async def _drop_seat(self, conn: Connection) -> None:
-        room = self._rooms.get(conn.room_id) if conn.room_id else None
+        room_id, peer_id = conn.room_id, conn.peer_id
+        if room_id is not None:
+            await self.directory.refresh(room_id, check_owners=False)  # tell peers that joined a moment ago too
+        room = self._rooms.get(room_id) if room_id else None
         seat = room.drop(conn.id, time.time()) if room else None
         conn.room_id = conn.peer_id = None
         if room is not None and seat is not None:
             await self._tell_left(room, seat, "dropped")
+        if room_id is not None and peer_id is not None and room_id in self._rooms:
+            await self.directory.seat_changed(room_id, peer_id)
 
     async def _tell_left(self, room: Room, seat: Seat, reason: str) -> None:
-        grace = room.rejoin_grace if reason == "dropped" else None
-        frame = p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id,
-                                       reason=reason, grace_seconds=grace))
+        frame = _peer_left(room, seat, reason)
         for other in room.others(seat):
             if other.connected:
                 await self.backplane.publish_room(room.room_id, other.peer_id, frame)
+
+    async def tell_left_here(self, room: Room, seat: Seat, reason: str) -> None:
+        """Tell the room's sockets on this instance only that the seat is gone."""
+        frame = _peer_left(room, seat, reason)
+        for other in room.others(seat):
+            await self.deliver_to_peer(room.room_id, other.peer_id, frame)
 
     async def _tell_closed(self, room_id: str, seats: list[Seat], reason: str) -> None:
         frame = p.serialize(p.RoomClosed(room=room_id, reason=reason))
@@ -389,17 +418,15 @@ class Hub:
                 log.exception("signalling hub tick failed")
 
     async def _tick(self, now: float, mono: float) -> None:
-        for user_id in self.presence.expire(now):
-            await self._presence_ended(user_id, mono)
-        for user_id in [u for u, deadline in self._leaving.items() if deadline <= mono]:
-            del self._leaving[user_id]  # the bus lost our message (Redis away): decide on what we know
-            self._decide_offline(user_id)
+        await self._carry_out(self.presences.tick(now, mono))
         for room in list(self._rooms.values()):
             if now >= room.expires_at:
                 self.close_room(room.room_id, "expired")
                 continue
             for seat in room.expire(now):
-                await self._tell_left(room, seat, "expired")
+                # Every instance expires its copy of the room at the same moment: each tells its own.
+                await self.tell_left_here(room, seat, "expired")
+                await self.directory.expired(room.room_id, seat.peer_id)
         await self._heartbeat(mono)
 
     async def _heartbeat(self, mono: float) -> None:
@@ -424,6 +451,11 @@ class Hub:
             *(c.send(ping) for c in idle),
             return_exceptions=True,
         ))
+
+
+def _peer_left(room: Room, seat: Seat, reason: str) -> str:
+    grace = room.rejoin_grace if reason == "dropped" else None
+    return p.serialize(p.PeerLeft(room=room.room_id, peer_id=seat.peer_id, reason=reason, grace_seconds=grace))
 
 
 def _info(seat: Seat, *, polite: bool) -> p.PeerInfo:

@@ -11,6 +11,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,19 +240,19 @@ class LiveServer:
     app: FastAPI
 
 
-@pytest.fixture
-async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[LiveServer]:
-    """The real app under uvicorn on a free loopback port, in the test's event loop."""
-    port = free_port()
+@asynccontextmanager
+async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
+    """The real app under uvicorn on loopback `port`, in the caller's event loop, until the block ends.
+
+    The origin is the server's own, so cookies, CORS and links behave as in production; a test
+    that restarts the server passes the same port again so links keep their origin."""
     origin = f"http://127.0.0.1:{port}"
-    live_settings = settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin})
-    application = create_app(live_settings)
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                            ws_per_message_deflate=False, lifespan="on")
-    server = uvicorn.Server(config)
+    application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+                                           ws_per_message_deflate=False, lifespan="on"))
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
+    for _ in range(250):  # polled condition: started, or the task died
+        if server.started or task.done():
             break
         await asyncio.sleep(0.02)
     assert server.started, "uvicorn did not start"
@@ -260,6 +261,13 @@ async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture
+async def live_server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[LiveServer]:
+    """The real app under uvicorn on a free loopback port, in the test's event loop."""
+    async with serve_app(settings, free_port()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

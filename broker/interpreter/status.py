@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import Settings
 from broker.enums import InterpreterStatus
+from broker.interpreter.idle import IDLE_STATUS, idle_status
 from broker.interpreter.models import InterpreterProfile, PresenceInterval
 from broker.interpreter.schemas import StatusChoice
 from broker.live import effects
-from broker.request import dispatch, offers
+from broker.request import service as request_service
 
 IDLE = (InterpreterStatus.AVAILABLE, InterpreterStatus.AWAY, InterpreterStatus.OFFLINE)
 OFFLINE_WHEN_GONE = [InterpreterStatus.AVAILABLE.value, InterpreterStatus.AWAY.value]
@@ -48,7 +49,7 @@ def _settle(db: AsyncSession, profile: InterpreterProfile, now: datetime) -> Non
     """An idle interpreter's status follows presence and choice; becoming available wakes dispatch."""
     if profile.status not in IDLE:
         return
-    target = dispatch.idle_status(profile)
+    target = idle_status(profile)
     if target is profile.status:
         return
     profile.status = target
@@ -64,8 +65,8 @@ async def set_online(*, db: AsyncSession, user_id: int, online: bool, settings: 
     """The hub saw the interpreter's first socket open, or the last one gone for the grace period."""
     if not online:
         # Lock order: request (inside the revoke) before profile.
-        await offers.revoke_for_interpreter(db=db, interpreter_id=user_id, settings=settings, now=now,
-                                            reason="offline")
+        await request_service.withdraw_offers_of(db=db, interpreter_id=user_id, settings=settings, now=now,
+                                                 reason="offline")
     profile = await _locked_profile(db, user_id)
     if profile is None:
         return None
@@ -84,8 +85,8 @@ async def set_status(*, db: AsyncSession, user_id: int, choice: StatusChoice, se
                      now: datetime) -> InterpreterProfile | None:
     """The interpreter's switch. Away withdraws a pending offer and counts as a break."""
     if choice is StatusChoice.AWAY:
-        await offers.revoke_for_interpreter(db=db, interpreter_id=user_id, settings=settings, now=now,
-                                            reason="away")
+        await request_service.withdraw_offers_of(db=db, interpreter_id=user_id, settings=settings, now=now,
+                                                 reason="away")
     profile = await _locked_profile(db, user_id)
     if profile is None:
         return None
@@ -105,7 +106,7 @@ async def end_wrap_up(*, db: AsyncSession, user_id: int, now: datetime) -> Inter
     if profile is None:
         return None
     if profile.status is InterpreterStatus.WRAP_UP:
-        profile.status = dispatch.idle_status(profile)
+        profile.status = idle_status(profile)
         profile.status_changed_at = profile.idle_since = now
         if profile.status is InterpreterStatus.AVAILABLE:
             effects.pending(db).wake = True
@@ -126,7 +127,7 @@ async def sweep_wrap_up(*, db: AsyncSession, settings: Settings, now: datetime) 
         done = await db.execute(update(InterpreterProfile)
                                 .where(InterpreterProfile.user_id.in_(ids),
                                        InterpreterProfile.status == InterpreterStatus.WRAP_UP)
-                                .values(status=dispatch.IDLE_STATUS, status_changed_at=now, idle_since=now)
+                                .values(status=IDLE_STATUS, status_changed_at=now, idle_since=now)
                                 .returning(InterpreterProfile.user_id, InterpreterProfile.status)
                                 .execution_options(synchronize_session=False))
         # The status the row now holds, so the console shows exactly what dispatch will see.

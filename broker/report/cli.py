@@ -188,6 +188,7 @@ def plan(
     language: Languages = None,
     service_level: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.8,
     answer_seconds: Annotated[float, typer.Option(min=1)] = 60.0,
+    patience_seconds: Annotated[float, typer.Option(min=10, max=3600, help="Mean caller patience (Erlang A)")] = 180.0,
     slots: Annotated[bool, typer.Option(help="Every language × hour instead of the gap table")] = False,
     fmt: Fmt = OutputFormat.TABLE,
     output: Output = None,
@@ -198,6 +199,7 @@ def plan(
         target_service_level=service_level,
         answer_seconds=answer_seconds,
         wrap_up_seconds=get_settings().wrap_up_seconds,
+        patience_seconds=patience_seconds,
     )
     report = _run(lambda db: planning.planning_report(db=db, filters=filters, params=params))
     models: list[BaseModel] = list(report.slots if slots else report.gaps)

@@ -5,10 +5,12 @@ it would stall every request and WebSocket of the instance for as long as it com
 route hands the whole report coroutine to a small pool of worker threads; each runs its own
 event loop and its own read-only database engine (on SQLite a plain BEGIN in WAL mode, which
 never blocks the app's writers) and hands the finished pydantic model back. The worker shares
-the GIL with the app's loop, but CPython passes the GIL on every few milliseconds, so the loop
-keeps answering (a process pool would isolate fully, but must re-import the whole app in each
-spawned interpreter). The pool size bounds how many such reports run at once
-(`VD_REPORT_WORKERS`); more wait in line.
+the GIL with the app's loop; CPython passes the GIL on every few milliseconds, so the loop keeps
+answering database-bound reports. Simulation (a head-count plan, what-if, training advice: up to
+two minutes of pure Python) goes one step further with `compute`: it runs in a separate process
+(spawned, importing only what the function needs), so no call's signalling on this instance
+waits for the GIL meanwhile. The pool size bounds how many such reports run at once
+(`VD_REPORT_WORKERS`, for threads and processes alike); more wait in line.
 
 Report functions handed over take the session as the keyword `db`.
 """
@@ -16,9 +18,10 @@ Report functions handed over take the session as the keyword `db`.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +33,7 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}
+_processes: dict[int, ProcessPoolExecutor] = {}
 _local = threading.local()
 
 
@@ -41,6 +45,19 @@ def _executor(settings: Settings) -> ThreadPoolExecutor:
                 max_workers=settings.report_workers, thread_name_prefix="report"
             )
         return pool
+
+
+def compute(settings: Settings, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` in a planning process, waited for on the calling (worker) thread.
+
+    Arguments, result and exceptions cross by pickle: module-level functions and plain models only.
+    """
+    with _lock:
+        pool = _processes.get(settings.report_workers)
+        if pool is None:
+            pool = _processes[settings.report_workers] = ProcessPoolExecutor(
+                max_workers=settings.report_workers, mp_context=multiprocessing.get_context("spawn"))
+    return pool.submit(function, *args, **kwargs).result()
 
 
 async def run_report(settings: Settings, report: Callable[..., Awaitable[T]], /, **kwargs: Any) -> T:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.enums import InterpreterStatus, RequestMode
 from broker.interpreter.models import AvailabilityWindow, InterpreterLanguage, PresenceInterval
 from broker.ledger.models import LedgerEntry as L
-from broker.report import erlang, service, timekeys
+from broker.report import erlang, erlang_a, service, timekeys
 from broker.report.schemas import (
     Grouping,
     PlanningGap,
@@ -286,6 +286,8 @@ async def planning_report(
                 )
             )
         slots.extend(lang_slots)
+        peak = max(lang_slots, key=lambda s: (s.arrivals_per_hour, -s.weekday, -s.hour), default=None)
+        peak_c, peak_a = erlang_reference(peak, params)
         summaries.append(
             PlanningLanguage(
                 language=code,
@@ -299,6 +301,9 @@ async def planning_report(
                 peak_need=max((s.need for s in lang_slots), default=0.0),
                 hours_short=sum(1 for s in lang_slots if s.gap > 0),
                 interpreters_registered=registered.get(code, 0),
+                peak_arrivals_per_hour=peak.arrivals_per_hour if peak else 0.0,
+                peak_erlang_c=peak_c,
+                peak_erlang_a=peak_a,
             )
         )
     return PlanningReport(
@@ -311,6 +316,26 @@ async def planning_report(
         slots=slots,
         hours=_hours(slots, online_people if use_online else window_people),
     )
+
+
+def erlang_reference(slot: PlanningSlot | None, params: PlanningParams) -> tuple[int, int]:
+    """On-demand interpreters for one language alone at this slot: Erlang C, and Erlang A with patience."""
+    if slot is None or slot.arrivals_per_hour <= 0:
+        return 0, 0
+    by_c = erlang.required_servers(arrivals_per_hour=slot.arrivals_per_hour, aht_seconds=slot.aht_seconds,
+                                   target_service_level=params.target_service_level,
+                                   answer_seconds=params.answer_seconds).servers
+    # Callers who give up shorten the queue, so Erlang A mostly needs fewer; a giver-up counts as not
+    # answered, so with very short patience it can need more: search a little past Erlang C.
+    by_a = 2 * by_c + 5
+    for servers in range(1, 2 * by_c + 5):
+        level = erlang_a.service_level(servers=servers, arrivals_per_hour=slot.arrivals_per_hour,
+                                       aht_seconds=slot.aht_seconds, patience_seconds=params.patience_seconds,
+                                       answer_seconds=params.answer_seconds, steps=200)
+        if level >= params.target_service_level:
+            by_a = servers
+            break
+    return by_c, by_a
 
 
 def _hours(slots: Iterable[PlanningSlot], people: list[float]) -> list[PlanningHour]:

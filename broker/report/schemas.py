@@ -122,6 +122,8 @@ class PlanningParams(BaseModel):
     max_occupancy: float = Field(default=1.0, gt=0, le=1)
     # An interpreter stays busy after hanging up; the dispatch setting of the same name.
     wrap_up_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Mean patience of a waiting caller (exponential), for the Erlang A reference figure.
+    patience_seconds: float = Field(default=180.0, ge=10, le=3600)
 
 
 class PlanningSlot(BaseModel):
@@ -167,6 +169,11 @@ class PlanningLanguage(BaseModel):
     peak_need: float
     hours_short: int
     interpreters_registered: int
+    # Single-language reference at the busiest hour: on-demand interpreters needed by Erlang C
+    # (callers wait forever) and by Erlang A (callers give up after `patience_seconds` on average).
+    peak_arrivals_per_hour: float = 0.0
+    peak_erlang_c: int = 0
+    peak_erlang_a: int = 0
 
 
 class PlanningHour(BaseModel):
@@ -178,9 +185,19 @@ class PlanningHour(BaseModel):
     people_online: float
 
 
+ERLANG_ASSUMPTIONS = {
+    "erlang_c": "Erlang C (M/M/n): Poisson arrivals, exponential handling times, one language alone, "
+    "callers wait as long as it takes; need = fewest interpreters answering the target share in time.",
+    "erlang_a": "Erlang A (M/M/n+M): as Erlang C, but waiting callers give up after an exponential patience "
+    "(mean patience_seconds); those who give up count as not answered. Shorter queues usually mean fewer "
+    "interpreters than Erlang C.",
+}
+
+
 class PlanningReport(BaseModel):
     filters: ReportFilters
     params: PlanningParams
+    assumptions: dict[str, str] = Field(default_factory=lambda: dict(ERLANG_ASSUMPTIONS))
     weeks: float
     presence_source: str
     languages: list[PlanningLanguage]

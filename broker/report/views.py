@@ -107,11 +107,15 @@ def planning_params(
     service_level: Annotated[float, Query(ge=0.5, le=0.99, description="Target share answered in time")] = 0.8,
     answer_seconds: Annotated[float, Query(ge=5, le=600, description="Answered in time: within this")] = 60.0,
     max_occupancy: Annotated[float, Query(ge=0.5, le=1, description="Highest planned share of time busy")] = 1.0,
+    patience_seconds: Annotated[
+        float, Query(ge=10, le=3600, description="Mean patience of a waiting caller (Erlang A reference)")
+    ] = 180.0,
 ) -> PlanningParams:
     return PlanningParams(
         target_service_level=service_level,
         answer_seconds=answer_seconds,
         max_occupancy=max_occupancy,
+        patience_seconds=patience_seconds,
         wrap_up_seconds=settings_of(request).wrap_up_seconds,
     )
 

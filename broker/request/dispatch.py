@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from broker.booking.models import BookingEscalation
 from broker.config import DispatchStrategy, Settings, get_settings
 from broker.database import UTCDateTime, table, utcnow
 from broker.enums import (
@@ -34,6 +35,7 @@ from broker.enums import (
     QualificationWish,
     RequestStatus,
 )
+from broker.interpreter import idle
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.ledger import service as ledger_service
 from broker.live import effects
@@ -51,20 +53,6 @@ STATUS_EVENT = "request-status"
 QUALIFICATION_RANK = case(
     {q.value: q.rank for q in Qualification}, value=InterpreterLanguage.qualification, else_=len(Qualification)
 )
-# What an interpreter falls back to when an offer or session ends.
-IDLE_STATUS = case(
-    (and_(InterpreterProfile.online, InterpreterProfile.wants_offers), InterpreterStatus.AVAILABLE.value),
-    (InterpreterProfile.online, InterpreterStatus.AWAY.value),
-    else_=InterpreterStatus.OFFLINE.value,
-)
-
-
-def idle_status(profile: InterpreterProfile) -> InterpreterStatus:
-    if profile.online and profile.wants_offers:
-        return InterpreterStatus.AVAILABLE
-    return InterpreterStatus.AWAY if profile.online else InterpreterStatus.OFFLINE
-
-
 async def lock_request(db: AsyncSession, request_id: int, *,
                        skip_locked: bool = False) -> InterpretingRequest | None:
     """Load the request row locked for this transaction (None: missing, or busy with skip_locked)."""
@@ -150,12 +138,15 @@ def status_event(request: InterpretingRequest, **extra: Any) -> dict[str, Any]:
     return {"type": STATUS_EVENT, "request_id": request.id, "status": request.status.value, **extra}
 
 
-def offer_event(offer: Offer, request: InterpretingRequest, office_kind: str | None) -> dict[str, Any]:
-    """What the interpreter sees: office kind, language, purpose, media, priority — no personal data."""
+def offer_event(offer: Offer, request: InterpretingRequest, office_kind: str | None, *,
+                escalated_booking: bool) -> dict[str, Any]:
+    """What the interpreter sees: office kind, language, purpose, media, priority, and whether
+    it is a booking whose interpreter did not come (`escalated_booking`) — no personal data."""
     return {"type": "offer", "offer_id": offer.id, "request_id": request.id, "office_kind": office_kind,
             "language_code": request.language_code, "purpose": request.purpose,
             "media": request.media.value, "priority": request.priority.value,
-            "mode": request.mode.value, "expires_at": offer.expires_at.isoformat()}
+            "mode": request.mode.value, "escalated_booking": escalated_booking,
+            "expires_at": offer.expires_at.isoformat()}
 
 
 _RESERVE = (update(table(InterpreterProfile))
@@ -164,6 +155,7 @@ _RESERVE = (update(table(InterpreterProfile))
             .values(status=InterpreterStatus.OFFERED, status_changed_at=_NOW))
 _INSERT_OFFER = insert(table(Offer)).returning(table(Offer).c.id, table(Offer).c.interpreter_id)
 _OFFICE_KIND = select(Office.kind).where(Office.id == bindparam("office_id"))
+_ESCALATED = select(BookingEscalation.booking_id).where(BookingEscalation.request_id == bindparam("request_id"))
 _REQUESTS = table(InterpretingRequest).c
 _UPDATE_REQUEST = table(InterpretingRequest).update().where(_REQUESTS.id == bindparam("request_id"))
 _INSERT_REQUEST = insert(table(InterpretingRequest)).returning(_REQUESTS.id)
@@ -222,13 +214,18 @@ async def offer_to(db: AsyncSession, *, request_id: int, ids: list[int], setting
                   created_at=now, expires_at=expires) for offer_id, who in result]
 
 
+async def escalated_booking(db: AsyncSession, request_id: int) -> bool:
+    """True if the request carries the need of a booking whose interpreter did not come."""
+    return (await db.execute(_ESCALATED, {"request_id": request_id})).first() is not None
+
+
 def announce(db: AsyncSession, request: InterpretingRequest, offers: list[Offer], kind: str | None,
-             before: RequestStatus | None) -> None:
+             before: RequestStatus | None, *, escalated: bool = False) -> None:
     for offer in offers:
         # The console shows the server's status, never its own guess: tell it the offer holds it.
         effects.notify(db, offer.interpreter_id, {"type": "interpreter-status",
                                                    "status": InterpreterStatus.OFFERED.value})
-        effects.notify(db, offer.interpreter_id, offer_event(offer, request, kind))
+        effects.notify(db, offer.interpreter_id, offer_event(offer, request, kind, escalated_booking=escalated))
     if request.status is not before:
         effects.notify(db, request.caseworker_id, status_event(request))
 
@@ -272,7 +269,9 @@ async def dispatch(*, db: AsyncSession, request: InterpretingRequest, settings: 
     offers = await offer_to(db, request_id=request.id, ids=ids, settings=settings, now=now) if ids else []
     if offers and kind is None:
         kind = await office_kind(db, request.office_id)
-    announce(db, request, offers, kind, before)
+    # A new request (create) is never an escalation: spare the query on that hot path.
+    escalated = bool(offers) and not new and await escalated_booking(db, request.id)
+    announce(db, request, offers, kind, before, escalated=escalated)
     return offers
 
 
@@ -284,7 +283,7 @@ async def release(db: AsyncSession, interpreter_ids: list[int], now: datetime) -
         update(InterpreterProfile)
         .where(InterpreterProfile.user_id.in_(interpreter_ids),
                InterpreterProfile.status == InterpreterStatus.OFFERED)
-        .values(status=IDLE_STATUS, status_changed_at=now)
+        .values(status=idle.IDLE_STATUS, status_changed_at=now)
         .returning(InterpreterProfile.user_id, InterpreterProfile.status)
         .execution_options(synchronize_session=False)
     )

@@ -107,3 +107,11 @@ def initial(mode: RequestMode) -> RequestStatus:
 
 def is_final(status: RequestStatus) -> bool:
     return status in FINAL
+
+
+def named_sets() -> dict[str, list[str]]:
+    """The named sets as the browser reads them (`GET /api/requests/lifecycle`): the pages decide
+    what a status means from this table, never from a copy of their own."""
+    sets = {"waiting": WAITING, "cancellable": CANCELLABLE, "in_call": IN_CALL, "joinable": JOINABLE,
+            "booking_active": BOOKING_ACTIVE, "final": FINAL}
+    return {name: [status.value for status in statuses] for name, statuses in sets.items()}

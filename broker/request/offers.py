@@ -11,12 +11,14 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.booking.models import BookingEscalation
 from broker.call import service as call_service
 from broker.call.models import Call
 from broker.config import Settings
 from broker.database import UTCDateTime, table
 from broker.enums import InterpreterStatus, OfferStatus, RequestStatus
 from broker.errors import Conflict, NotFound
+from broker.interpreter import idle
 from broker.interpreter.models import InterpreterProfile
 from broker.live import effects
 from broker.office.models import Office
@@ -154,7 +156,7 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
             profile.missed_offers = 0
             profile.wants_offers = False
             if profile.status is InterpreterStatus.AVAILABLE:
-                profile.status = dispatch.idle_status(profile)
+                profile.status = idle.idle_status(profile)
                 profile.status_changed_at = now
             effects.notify(db, profile.user_id, {
                 "type": "interpreter-status", "status": profile.status.value, "reason": "missed_offers",
@@ -162,27 +164,14 @@ async def count_misses(db: AsyncSession, interpreter_ids: list[int], settings: S
     await db.flush()
 
 
-async def revoke_for_interpreter(*, db: AsyncSession, interpreter_id: int, settings: Settings,
-                                 now: datetime, reason: str) -> bool:
-    """Withdraw the interpreter's pending offer (went offline or away) and cascade the request."""
-    stmt = select(Offer.request_id).where(Offer.interpreter_id == interpreter_id,
-                                          Offer.status == OfferStatus.PENDING)
-    request_id = (await db.execute(stmt)).scalar_one_or_none()
-    if request_id is None:
-        return False
-    request = await dispatch.lock_request(db, request_id)
-    assert request is not None
-    mine = [o for o in await dispatch.pending_offers(db, request_id) if o.interpreter_id == interpreter_id]
-    await dispatch.close_offers(db, mine, OfferStatus.REVOKED, now, reason)
-    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
-    return bool(mine)
-
-
 async def pending_for(*, db: AsyncSession,
-                      interpreter_id: int) -> list[tuple[Offer, InterpretingRequest, str | None]]:
-    """The interpreter's pending offers with their requests and the requesting office's kind."""
-    stmt = (select(Offer, InterpretingRequest, Office.kind)
+                      interpreter_id: int) -> list[tuple[Offer, InterpretingRequest, str | None, bool]]:
+    """The interpreter's pending offers with their requests, the requesting office's kind, and
+    whether the request carries an escalated booking."""
+    stmt = (select(Offer, InterpretingRequest, Office.kind, BookingEscalation.booking_id)
             .join(InterpretingRequest, InterpretingRequest.id == Offer.request_id)
             .join(Office, Office.id == InterpretingRequest.office_id)
+            .outerjoin(BookingEscalation, BookingEscalation.request_id == InterpretingRequest.id)
             .where(Offer.interpreter_id == interpreter_id, Offer.status == OfferStatus.PENDING))
-    return [(o, r, k.value if k is not None else None) for o, r, k in (await db.execute(stmt)).all()]
+    return [(o, r, k.value if k is not None else None, booking is not None)
+            for o, r, k, booking in (await db.execute(stmt)).all()]

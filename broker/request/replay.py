@@ -19,8 +19,8 @@ def make_current_state(sessionmaker: async_sessionmaker[AsyncSession], rt: Realt
     async def current_state(user_id: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         async with sessionmaker() as db:
-            for offer, request, kind in await offers.pending_for(db=db, interpreter_id=user_id):
-                events.append(dispatch.offer_event(offer, request, kind))
+            for offer, request, kind, escalated in await offers.pending_for(db=db, interpreter_id=user_id):
+                events.append(dispatch.offer_event(offer, request, kind, escalated_booking=escalated))
             stmt = select(InterpretingRequest).where(
                 (InterpretingRequest.caseworker_id == user_id) | (InterpretingRequest.interpreter_id == user_id),
                 InterpretingRequest.status.in_(lifecycle.LIVE))

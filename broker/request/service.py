@@ -19,6 +19,7 @@ from broker.config import Settings, get_settings
 from broker.database import UTCDateTime, table, utcnow
 from broker.enums import InterpreterStatus, OfferStatus, Priority, RequestMode, RequestStatus, Role
 from broker.errors import Conflict, Invalid, NotFound
+from broker.interpreter import idle
 from broker.interpreter.models import InterpreterLanguage, InterpreterProfile
 from broker.language import service as language_service
 from broker.language.models import Language, Purpose
@@ -316,7 +317,7 @@ _IN_SESSION = _PROFILES.status == InterpreterStatus.IN_SESSION
 @lru_cache(maxsize=2)
 def _wrap_up_stmt(wrap_up: bool) -> Any:
     """One UPDATE … RETURNING instead of a locked read and a flush (the row lock is the same)."""
-    target = InterpreterStatus.WRAP_UP.value if wrap_up else dispatch.IDLE_STATUS
+    target = InterpreterStatus.WRAP_UP.value if wrap_up else idle.IDLE_STATUS
     values: dict[str, Any] = {
         "minutes_since_break": _PROFILES.minutes_since_break + bindparam("minutes", type_=Integer),
         "status": case((_IN_SESSION, target), else_=_PROFILES.status),
@@ -351,6 +352,25 @@ async def move(db: AsyncSession, request: InterpretingRequest, *, expected: Coll
                **values: Any) -> bool:
     """Change a request's status or values (the version goes up); see `dispatch.move` (bookings' way in)."""
     return await dispatch.move(db, request, expected=expected, **values)
+
+
+async def withdraw_offers_of(*, db: AsyncSession, interpreter_id: int, settings: Settings,
+                             now: datetime, reason: str) -> bool:
+    """Withdraw the interpreter's pending offer (went offline or away) and cascade the request.
+
+    The interpreter area's way in: it locks the request before the profile (lock order).
+    """
+    stmt = select(Offer.request_id).where(Offer.interpreter_id == interpreter_id,
+                                          Offer.status == OfferStatus.PENDING)
+    request_id = (await db.execute(stmt)).scalar_one_or_none()
+    if request_id is None:
+        return False
+    request = await dispatch.lock_request(db, request_id)
+    assert request is not None
+    mine = [o for o in await dispatch.pending_offers(db, request_id) if o.interpreter_id == interpreter_id]
+    await dispatch.close_offers(db, mine, OfferStatus.REVOKED, now, reason)
+    await dispatch.dispatch(db=db, request=request, settings=settings, now=now)
+    return bool(mine)
 
 
 async def language_tiers(*, db: AsyncSession, now: datetime, office_id: int | None) -> list[LanguageTierRead]:

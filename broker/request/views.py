@@ -15,7 +15,7 @@ from broker.deps import CurrentUser, RuntimeDep, SessionDep, SettingsDep
 from broker.enums import RequestMode, RequestStatus, Role
 from broker.errors import COMMON_RESPONSES, Conflict
 from broker.params import IdPath, Page, PageParams, page_params, paginate
-from broker.request import estimate, idempotency, offers
+from broker.request import estimate, idempotency, lifecycle, offers
 from broker.request import service as request_service
 from broker.request.models import InterpretingRequest
 from broker.request.schemas import (
@@ -61,6 +61,13 @@ async def list_requests(db: SessionDep, user: CurrentUser, page: Annotated[PageP
     items, total = await paginate(db, request_service.list_query(user=user, status=status, mode=mode), page)
     return Page(items=[RequestRead.model_validate(r) for r in items], total=total, limit=page.limit,
                 offset=page.offset)
+
+
+@router.get(REQUESTS + "/lifecycle", tags=["requests"], response_model=dict[str, list[str]],
+            dependencies=[Depends(READERS)])
+async def request_lifecycle() -> dict[str, list[str]]:
+    """The lifecycle's named sets of statuses (waiting, cancellable, in call, joinable, final)."""
+    return lifecycle.named_sets()
 
 
 @router.get(REQUESTS + "/{request_id}", tags=["requests"], response_model=RequestRead, dependencies=[Depends(READERS)])
@@ -152,7 +159,7 @@ async def create_guest_link(request_id: IdPath, db: SessionDep, user: CurrentUse
 @router.get(OFFERS, tags=["offers"], response_model=list[OfferRead], dependencies=[Depends(INTERPRETER)])
 async def list_offers(db: SessionDep, user: CurrentUser) -> list[OfferRead]:
     """List my pending offers."""
-    return [OfferRead.model_validate(o) for o, _r, _k in await offers.pending_for(db=db, interpreter_id=user.id)]
+    return [OfferRead.model_validate(o) for o, _r, _k, _e in await offers.pending_for(db=db, interpreter_id=user.id)]
 
 
 @router.post(OFFERS + "/{offer_id}/accept", tags=["offers"], response_model=AcceptRead,

@@ -32,7 +32,9 @@ async def run_retention() -> dict[str, Any]:
     runtime = current_runtime()
     try:
         async with runtime.sessionmaker() as db:
-            report = await retention_service.purge(db=db, days=runtime.settings.retention_days)
+            report = await retention_service.purge(
+                db=db, days=runtime.settings.retention_days,
+                login_window_seconds=runtime.settings.login_window_seconds)
             await db.commit()
         log.info("retention removed %d items older than %s", report.total, report.cutoff.isoformat(),
                  extra={"job": JOB_ID, "deleted": report.as_log()})

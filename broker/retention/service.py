@@ -8,7 +8,10 @@ Removed once older than the cutoff (`now - retention_days`):
 - closed presence history intervals (ended before the cutoff);
 - idempotency keys (stored responses of create/accept calls);
 - auth sessions that expired before the cutoff;
-- outbox mails that were sent (sent before the cutoff) or gave up (failed, created before).
+- outbox mails that were sent (sent before the cutoff) or gave up (failed, created before);
+- sign-in throttle counters quiet for longer than their window (`login_window_seconds`): the
+  throttle has forgotten them already, and a source counter's key holds a client address, which
+  must not outlive its use.
 
 Never touched: the pseudonymous usage ledger, requests and offers themselves, pending mail,
 open presence intervals.
@@ -24,7 +27,7 @@ from sqlalchemy import CursorResult, and_, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit.models import AuditEntry
-from broker.auth.models import AuthSession
+from broker.auth.models import AuthSession, LoginCounter
 from broker.database import utcnow
 from broker.enums import OutboxStatus
 from broker.interpreter.models import PresenceInterval
@@ -41,6 +44,7 @@ class RetentionReport:
     idempotency_keys: int
     auth_sessions: int
     outbox_messages: int
+    login_counters: int = 0
 
     def as_log(self) -> dict[str, Any]:
         data = asdict(self)
@@ -50,7 +54,7 @@ class RetentionReport:
     @property
     def total(self) -> int:
         return (self.request_notes + self.audit_details + self.presence_intervals + self.idempotency_keys
-                + self.auth_sessions + self.outbox_messages)
+                + self.auth_sessions + self.outbox_messages + self.login_counters)
 
 
 def cutoff_for(*, days: int, now: datetime) -> datetime:
@@ -63,9 +67,11 @@ async def _rows(db: AsyncSession, stmt: Any) -> int:
     return int(result.rowcount or 0)
 
 
-async def purge(*, db: AsyncSession, days: int, now: datetime | None = None) -> RetentionReport:
-    """Remove operational data older than `days`; the caller commits."""
-    cutoff = cutoff_for(days=days, now=now or utcnow())
+async def purge(*, db: AsyncSession, days: int, now: datetime | None = None,
+                login_window_seconds: float = 900.0) -> RetentionReport:
+    """Remove operational data older than `days` (throttle counters: quiet for a window); the caller commits."""
+    now = now or utcnow()
+    cutoff = cutoff_for(days=days, now=now)
     notes = await _rows(db, update(InterpretingRequest)
                         .where(InterpretingRequest.created_at < cutoff, InterpretingRequest.note.is_not(None))
                         .values(note=None))
@@ -80,6 +86,8 @@ async def purge(*, db: AsyncSession, days: int, now: datetime | None = None) -> 
         and_(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < cutoff),
         and_(OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at < cutoff),
     )))
+    counters = await _rows(db, delete(LoginCounter).where(
+        LoginCounter.last_attempt_at < now - timedelta(seconds=login_window_seconds)))
     return RetentionReport(cutoff=cutoff, request_notes=notes, audit_details=details,
                            presence_intervals=presence, idempotency_keys=keys, auth_sessions=sessions,
-                           outbox_messages=outbox)
+                           outbox_messages=outbox, login_counters=counters)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from broker.routing.compiled import compile_scenario
+from broker.routing.parallel import simulate_parallel
 from broker.routing.policy import RoutingPolicy
 from broker.routing.scenario import THURINGIA, Scenario, ScenarioError, load_scenario
 from broker.routing.sim import SimulationLimitError, simulate
@@ -50,6 +51,8 @@ def simulate_command(
     scale: Annotated[float | None, typer.Option(help="Multiply demand and interpreters")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     max_wall_seconds: Annotated[float, typer.Option(help="Give up after this much wall-clock time")] = 600.0,
+    workers: Annotated[int, typer.Option(help="Processes per replication: long runs are cut into whole-week "
+                                         "stretches run side by side", min=1, max=64)] = 1,
 ) -> None:
     """Simulate the service (arrivals, offers, talk, presence) under routing policies; print the figures."""
     try:
@@ -70,8 +73,12 @@ def simulate_command(
     out: dict[str, Any] = {"scenario": scenario.name, "seeds": seeds, "rarest_third": rare, "policies": []}
     try:
         for chosen in policies:
-            runs = [simulate(scenario, policy=chosen, seed=seed + k, days=days, compiled=compiled,
-                             max_wall_seconds=max_wall_seconds) for k in range(seeds)]
+            if workers > 1:
+                runs = [simulate_parallel(scenario, policy=chosen, seed=seed + k, days=days, workers=workers,
+                                          max_wall_seconds=max_wall_seconds) for k in range(seeds)]
+            else:
+                runs = [simulate(scenario, policy=chosen, seed=seed + k, days=days, compiled=compiled,
+                                 max_wall_seconds=max_wall_seconds) for k in range(seeds)]
             result = combine(runs)
             row = summary(result, rare)
             row["wall_s"] = round(result.wall_seconds, 2)

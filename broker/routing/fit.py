@@ -176,6 +176,14 @@ async def fit_scenario(*, db: AsyncSession, weeks: int, settings: Settings, now:
         "hour_of_week_rates": [round(r, 6) for r in on_demand.get(code, [0.0] * HOURS_PER_WEEK)],
         "booked_hour_of_week_rates": [round(r, 6) for r in booked.get(code, [0.0] * HOURS_PER_WEEK)],
     } for code in codes]
+    spoken = {c for p in pools for c in p["languages"]}
+    for code in codes:
+        if code not in spoken:
+            # Demand nobody here speaks: a stand-in who is never online (attendance 0), so its
+            # requests go unfilled in the simulator as they did in reality, and planning can ask
+            # for "a new person speaking" it.
+            pools.append({"languages": [code], "count": 1, "attendance": 0.0,
+                          "windows": [{"days": [0], "start_hour": 0, "end_hour": 1}]})
     return parse_scenario({
         "name": f"fitted-{weeks}w-{end.date().isoformat()}",
         "days": 28.0,

@@ -25,6 +25,10 @@ class ScenarioError(ValueError):
         self.field = field
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ScenarioError], tuple[str, str]]:
+        # Raised in a planning process and re-raised in the app (offload.compute): pickle by fields.
+        return (type(self), (self.field, self.message))
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -14,7 +14,8 @@ What is modelled (see docs/routing.md for the rules in prose):
   the language frees up); optional exponential patience → abandoned;
 * talk (lognormal or exponential per language), wrap-up, a break after `max_session_minutes`;
 * presence from weekly windows with an attendance probability per shift.
-Everything random comes from one `random.Random(seed)`: a seed gives the same run.
+Everything random comes from streams derived from `seed` (arrivals, bookings, presence per
+interpreter, answers per request): a seed gives the same run.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ class _Engine:
         # request's own stream, so they too are the same under every policy.
         self.arrivals_rng = random.Random(f"{seed}:arrivals")
         self.bookings_rng = random.Random(f"{seed}:bookings")
-        self.presence_rng = random.Random(f"{seed}:presence")
+        # One presence stream per interpreter: adding a person (a what-if) leaves everyone
+        # else's days worked exactly as they were.
+        self.presence_rngs = [random.Random(f"{seed}:presence:{i}") for i in range(len(compiled.interpreters))]
         self.answer_seconds = answer_seconds
         self.start_hours = scenario.start_weekday * 24
         n_lang = len(compiled.codes)
@@ -387,10 +390,10 @@ class _Engine:
 
     def day_start(self, day: int, t: float) -> None:
         weekday = (self.c_start_weekday + day) % 7
-        rng = self.presence_rng
         for i, person in enumerate(self.c.interpreters):
+            rng = self.presence_rngs[i]
             for window_day, start, end in person.windows:
-                if window_day == weekday and rng.random() < person.attendance:
+                if window_day == weekday and (person.attendance >= 1 or rng.random() < person.attendance):
                     on, off = t + start * HOUR, t + end * HOUR
                     self.push(on, ON, i)
                     self.push(off, OFF, i)
@@ -401,7 +404,8 @@ class _Engine:
         weekday = (self.c_start_weekday - 1) % 7
         for i, person in enumerate(self.c.interpreters):
             for window_day, _start, end in person.windows:
-                if window_day == weekday and end > 24 and self.presence_rng.random() < person.attendance:
+                if window_day == weekday and end > 24 and (
+                        person.attendance >= 1 or self.presence_rngs[i].random() < person.attendance):
                     self.push(0.0, ON, i)
                     self.push((end - 24) * HOUR, OFF, i)
 

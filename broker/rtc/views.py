@@ -13,11 +13,11 @@ from broker.auth.deps import allow
 from broker.deps import CurrentUser, current_session_id, runtime_of
 from broker.enums import Role
 from broker.errors import COMMON_RESPONSES, ErrorRead
+from broker.rtc.schemas import EchoAnswer, EchoOffer, IceServersRead, WsTokenRead
 from signaling.echo import EchoBusy
 from signaling.handler import serve_socket
 from signaling.hub import Hub
 from signaling.protocol import IceServer
-from signaling.schemas import EchoAnswer, EchoOffer, IceServersRead, WsTokenRead
 from signaling.tokens import issue_ws_token
 
 WS_TOKEN_SECONDS = 60  # only needed to open the socket; the socket then lives on

@@ -8,43 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from websockets.asyncio.client import connect
 
-from broker.app import create_app
 from broker.call.models import Call
 from broker.config import Settings
 from broker.database import utcnow
 from broker.enums import CallStatus, Qualification, RequestMode, RequestStatus, Role
 from broker.request.models import InterpretingRequest
 from tests.conftest import LiveServer, World, add_user, free_port
-
-
-@asynccontextmanager
-async def serve(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
-    """The real app on `port` (the same port again after a restart, so links keep their origin)."""
-    origin = f"http://127.0.0.1:{port}"
-    application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_per_message_deflate=False, lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield LiveServer(url=origin, ws_url=f"ws://127.0.0.1:{port}", app=application)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+from tests.conftest import serve_app as serve
 
 
 async def accepted_call(db: AsyncSession, world: World) -> tuple[int, str]:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import httpx
@@ -19,15 +20,13 @@ from tests.cluster.test_instances import cluster_db, make_available, start_pair,
 from tests.cluster.test_redis_backplane import Calls, _offline, _record, _spawn_instance
 from tests.conftest import build_world
 from tests.signaling.conftest import Client
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
-async def _until(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+async def _until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    await eventually(predicate, timeout=timeout, message="condition not reached in time")
 
 
 async def _event(client: Client, timeout: float = 5.0, kind: str | None = None) -> dict[str, object]:

@@ -19,16 +19,14 @@ from signaling.client.peer import Participant
 from signaling.cluster import REMOTE
 from tests.cluster.conftest import RedisServer, cluster_server
 from tests.signaling.conftest import Client
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _until(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
+async def _until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    await eventually(predicate, timeout=timeout, message="condition not reached in time")
 
 
 async def _next_event(client: Client, timeout: float = 5.0) -> dict[str, object]:
@@ -147,10 +145,12 @@ async def test_redis_restart_reconnects_and_relays_again(redis_server: RedisServ
         await counter.expect("peer-joined")
 
         redis_server.stop()
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the behaviour under test: Redis stays away for a moment
         redis_server.start()
         await _until(lambda: a.hub.cluster.connected.is_set() and b.hub.cluster.connected.is_set(), timeout=10)
-        await asyncio.sleep(0.3)
+        room_key = a.hub.cluster.key("room", "call-r")
+        for peer in (counter_peer, joined["peer_id"]):  # both instances re-published their seats
+            await eventually(lambda peer=peer: a.hub.cluster.redis.hexists(room_key, f"seat:{peer}"))
 
         await interpreter.send({"type": "offer", "to": counter_peer, "sdp": "v=0 after restart"})
         got = await counter.expect("offer", skip=("peer-left", "peer-joined"))
@@ -239,9 +239,9 @@ async def test_user_who_reconnects_to_a_survivor_within_grace_is_never_offline(r
             await _until(lambda: b.hub.is_online(33) and c.hub.is_online(33))
             proc.kill()
             proc.wait(10)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # the behaviour under test: the user comes back a moment later
             again = await Client.open(b, user=33)
-            await asyncio.sleep(2 * grace + 1)
+            await asyncio.sleep(2 * grace + 1)  # the behaviour under test: past every grace, no offline
         assert _offline(calls, 33) == []
         assert b.hub.is_online(33) and c.hub.is_online(33)
         await again.close()
@@ -254,12 +254,13 @@ async def test_disconnect_on_one_instance_is_not_offline_while_online_on_another
         a.hub.add_presence_listener(_record(calls, "a"))
         b.hub.add_presence_listener(_record(calls, "b"))
         on_a, on_b = await Client.open(a, user=34), await Client.open(b, user=34)
-        await _until(lambda: a.hub._remote_online.get(34) and b.hub._remote_online.get(34))
+        await _until(lambda: a.hub.presences.remote_instances(34) and b.hub.presences.remote_instances(34))
         await on_a.close()
         grace = a.hub.presence.grace
-        await asyncio.sleep(grace + 0.8)
+        await asyncio.sleep(grace + 0.8)  # the behaviour under test: a's grace passes, b still holds the user
         assert _offline(calls, 34) == [] and a.hub.is_online(34)
         await on_b.close()
         await _until(lambda: not a.hub.is_online(34) and not b.hub.is_online(34), timeout=grace + 3)
-        await asyncio.sleep(0.5)
+        await _until(lambda: _offline(calls, 34))
+        await asyncio.sleep(0.5)  # the behaviour under test: room for a second (wrong) report
         assert [c[0] for c in _offline(calls, 34)] == ["b"]

@@ -17,6 +17,7 @@ from signaling.connection import CLOSE_SIGNED_OUT
 from tests.broker.test_signout_sockets import frames_until_closed, open_socket, sign_in, still_open, ws_token
 from tests.cluster.conftest import SECRET, RedisServer
 from tests.conftest import LiveServer, World, build_world, free_port
+from tests.waiting import eventually
 
 
 @asynccontextmanager
@@ -29,9 +30,8 @@ async def instance(database_url: str, redis_url: str) -> AsyncIterator[LiveServe
     app = create_app(settings)
     server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
+    await eventually(lambda: server.started or task.done())
+    assert not task.done(), "uvicorn did not start"
     try:
         yield LiveServer(url=origin, ws_url=f"ws://127.0.0.1:{port}", app=app)
     finally:

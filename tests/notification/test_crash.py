@@ -28,6 +28,7 @@ from broker.notification.kinds import Kind
 from broker.notification.models import OutboxMessage
 from tests.conftest import World
 from tests.notification.conftest import SmtpServer, booking, give_addresses, statuses
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 1.5
@@ -56,11 +57,7 @@ async def sender_process(settings: Settings, log: Path) -> AsyncIterator[asyncio
 
 
 async def until(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+    await eventually(condition, timeout=timeout, message="condition not reached in time")
 
 
 async def sigkill(process: asyncio.subprocess.Process) -> None:
@@ -150,7 +147,7 @@ async def test_repeated_sigkills_during_a_stream_lose_nothing(
         target = len(smtp.sink.messages) + rng.randint(2, 6)
         async with sender_process(mail_settings, tmp_path / "sender.log") as process:
             await until(lambda: len(smtp.sink.messages) >= target)  # noqa: B023 (awaited in the loop)
-            await asyncio.sleep(rng.uniform(0, 0.05))
+            await asyncio.sleep(rng.uniform(0, 0.05))  # the behaviour under test: a kill at a random moment
             await sigkill(process)
             kills += 1
     async with sender_process(mail_settings, tmp_path / "sender.log"):

@@ -66,7 +66,7 @@ async def test_smtp_down_for_a_while_then_back_delivers(
     options = SenderOptions(backoff_base_seconds=0.05, backoff_max_seconds=0.1, max_attempts=100)
     for _ in range(3):
         await run_once(sessionmaker=sessionmaker, settings=mail_settings, transport=transport, options=options)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # the behaviour under test: the backoff passes, so the next run tries again
     async with sessionmaker() as check:
         rows = (await check.execute(select(OutboxMessage))).scalars().all()
     assert all(r.status is OutboxStatus.PENDING and r.attempts >= 2 and r.last_error for r in rows)

@@ -55,8 +55,8 @@ async def test_dashboard_draws_charts_and_tables_equal_to_the_api(
     await page.goto(web.url(f"/manager/?{YEAR}&group_by=language"))
     await ready(page, "loaded")
     await wait_ready(page)
-    await page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
-    assert await page.locator(".js-plotly-plot").count() == 5
+    await page.wait_for_function("document.querySelectorAll('#report-results .js-plotly-plot .main-svg').length >= 5")
+    assert await page.locator("#report-results .js-plotly-plot").count() == 5
 
     usage = await api_json(page, f"/api/reports/usage?{YEAR}&group_by=language")
     for figure in ("requests", "sessions", "unmet", "talk_minutes"):

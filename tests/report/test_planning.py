@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.enums import InterpreterStatus, LedgerOutcome, Media, OfficeKind, RequestMode
 from broker.interpreter.models import PresenceInterval
 from broker.ledger.models import LedgerEntry
-from broker.report import erlang, planning, timekeys
+from broker.report import erlang, erlang_a, planning, timekeys
 from broker.report.schemas import PlanningParams, ReportFilters
 from tests.report.conftest import Ledger
 
@@ -164,3 +164,18 @@ async def test_today_counts_only_the_hours_that_have_passed(db: AsyncSession, le
     start, end = planning.observed_bounds(period, now)
     counts = planning.occurrences(start, end)
     assert (counts[8], counts[9], counts[10]) == (1.5, 1.0, 1.0)
+
+
+async def test_erlang_a_stands_beside_erlang_c_with_its_assumption(db: AsyncSession, ledger: Ledger) -> None:
+    """Arabic's busiest hour (Mon 09, λ = 2/h, AHT 730 s): Erlang C needs 2 for 80 % in 60 s; with callers
+    who give up after 60 s on average Erlang A computes its own figure, and both assumptions are stated."""
+    report = await planning.planning_report(db=db, filters=WEEK, params=PlanningParams(patience_seconds=60))
+    (arabic,) = report.languages
+    assert (arabic.peak_arrivals_per_hour, arabic.peak_erlang_c) == (2.0, 2)
+    expected_a = next(
+        n for n in range(1, 10)
+        if erlang_a.service_level(servers=n, arrivals_per_hour=2, aht_seconds=arabic.aht_seconds,
+                                  patience_seconds=60, answer_seconds=60) >= 0.8
+    )
+    assert arabic.peak_erlang_a == expected_a
+    assert "M/M/n+M" in report.assumptions["erlang_a"] and "M/M/n)" in report.assumptions["erlang_c"]

@@ -204,7 +204,8 @@ async def test_offer_event_names_office_kind_language_and_purpose_only(api: Api,
     assert offer["office_kind"] == "immigration_office" and offer["language_code"] == "ar"
     assert offer["purpose"] == "residence_permit" and offer["request_id"] == request_id
     assert set(offer) == {"type", "offer_id", "request_id", "office_kind", "language_code", "purpose", "media",
-                          "priority", "mode", "expires_at"}
+                          "priority", "mode", "escalated_booking", "expires_at"}
+    assert offer["escalated_booking"] is False
     replayed = await make_current_state(api.sessionmaker, api.rt)(interpreter.id)
     assert [e["office_kind"] for e in replayed if e["type"] == "offer"] == ["immigration_office"]
 

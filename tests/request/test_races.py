@@ -96,7 +96,7 @@ async def test_decline_against_timeout_has_one_winner(api: Api, db: AsyncSession
         await db.execute(Offer.__table__.update().where(Offer.id == offer_id)
                          .values(expires_at=utcnow() + timedelta(milliseconds=20)))
         await db.commit()
-        await asyncio.sleep(rng.uniform(0.0, 0.04))
+        await asyncio.sleep(rng.uniform(0.0, 0.04))  # the behaviour under test: a random race schedule
         decline, _ = await asyncio.gather(
             api.client.post(f"/api/offers/{offer_id}/decline", headers=api.world.auth("racer")),
             api.dispatcher.run_once(queue=False))

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.audit.models import AuditEntry
-from broker.auth.models import AuthSession
+from broker.auth.models import AuthSession, LoginCounter
 from broker.database import utcnow
 from broker.enums import (
     InterpreterStatus,
@@ -59,6 +59,11 @@ async def _seed(db: AsyncSession, world: World) -> None:
                                  created_at=when, next_attempt_at=when,
                                  sent_at=when if status is OutboxStatus.SENT else None,
                                  dedupe_key=f"{tag}-{status.value}"))
+    # Throttle counters: one quiet for longer than the window (forgotten), one counting now.
+    db.add(LoginCounter(key="source:192.0.2.7", attempts=3, last_attempt_at=NOW - timedelta(seconds=901),
+                        next_allowed_at=NOW - timedelta(seconds=900)))
+    db.add(LoginCounter(key="account:someone", attempts=2, last_attempt_at=NOW - timedelta(seconds=60),
+                        next_allowed_at=NOW))
     # An open presence interval that began long ago is still running: it stays.
     db.add(PresenceInterval(interpreter_id=interpreter.id, status=InterpreterStatus.AVAILABLE,
                             started_at=OLD - timedelta(days=1), ended_at=None))
@@ -70,13 +75,14 @@ async def _count(db: AsyncSession, stmt: object) -> int:
 
 
 async def test_purge_removes_exactly_the_old_operational_data(db: AsyncSession, world: World) -> None:
-    """Old notes, audit details, closed presence, keys, sessions and finished mail go; the rest stays."""
+    """Old notes, audit details, closed presence, keys, sessions, finished mail and quiet throttle
+    counters (they hold client addresses) go; the rest stays."""
     await _seed(db, world)
     sessions_before = await _count(db, select(func.count()).select_from(AuthSession))
     report = await retention_service.purge(db=db, days=90, now=NOW)
     await db.commit()
     assert (report.request_notes, report.audit_details, report.presence_intervals, report.idempotency_keys,
-            report.auth_sessions, report.outbox_messages) == (1, 1, 1, 1, 1, 2)
+            report.auth_sessions, report.outbox_messages, report.login_counters) == (1, 1, 1, 1, 1, 2, 1)
     assert report.cutoff == NOW - timedelta(days=90)
 
     notes = (await db.execute(select(InterpretingRequest.note).order_by(InterpretingRequest.created_at))).scalars()
@@ -91,6 +97,7 @@ async def test_purge_removes_exactly_the_old_operational_data(db: AsyncSession, 
     outbox = sorted((await db.execute(select(OutboxMessage.dedupe_key))).scalars().all())
     assert outbox == ["old-pending", "recent-failed", "recent-pending", "recent-sent"]
     assert await _count(db, select(func.count()).select_from(LedgerEntry)) == 2, "the ledger stays"
+    assert (await db.execute(select(LoginCounter.key))).scalars().all() == ["account:someone"]
 
 
 async def test_purge_twice_removes_nothing_more(db: AsyncSession, world: World) -> None:

@@ -102,7 +102,7 @@ async def test_takeover_when_the_holder_stops_renewing(
     a, jobs_a, rec_a = await make_scheduler("a")
     await _wait_for(lambda: asyncio.sleep(0, a.is_leader))
     b, _jobs_b, rec_b = await make_scheduler("b")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # the behaviour under test: b tries for a while and does not take a's lease
     assert a.is_leader and not b.is_leader
     booking_id = await add_booking(db, world, utcnow() + timedelta(seconds=3))
     async with sessionmaker() as s:

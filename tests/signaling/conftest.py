@@ -27,6 +27,7 @@ from signaling.client.peer import Participant
 from signaling.hub import Hub
 from signaling.principal import Principal
 from signaling.tokens import TokenError, verify_ws_token
+from tests.waiting import eventually
 
 ORIGIN = "http://counter.example"
 SECRET = "signalling-test-secret-0123456789abcdef"
@@ -103,10 +104,9 @@ async def serve_hub(hub: Hub, *, ws_max_size: int = 256 * 1024) -> AsyncIterator
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started or task.done())
+    if task.done():
+        await task
     try:
         yield Server(hub, app, server)
     finally:

@@ -8,6 +8,7 @@ import pytest
 
 from signaling.client.peer import Participant, SignalingRefused
 from tests.signaling.conftest import Server, run_server
+from tests.waiting import eventually
 
 
 async def test_two_peers_exchange_audio_and_video(server: Server) -> None:
@@ -42,8 +43,7 @@ async def test_dropped_peer_rejoins_within_grace_and_media_flows_again(server: S
         first = await interpreter.start()
         await counter.wait_connected(first.peer_id)
         await interpreter.drop()
-        await asyncio.sleep(0.2)
-        assert any(getattr(n, "reason", None) == "dropped" for n in counter.notices)
+        assert await eventually(lambda: any(getattr(n, "reason", None) == "dropped" for n in counter.notices))
         second = await again.start()
         assert second.rejoined and second.peer_id == first.peer_id
         await again.wait_connected(first.peers[0].peer_id)
@@ -70,9 +70,8 @@ async def test_the_same_participant_object_rejoins_after_drop_and_media_flows(se
         second = await interpreter.start()
         assert second.rejoined and second.peer_id == first.peer_id
         await interpreter.wait_frames(counter_peer, audio=5, video=5)
-        async with asyncio.timeout(10):  # the counter answers the rejoiner on a fresh connection
-            while counter.pcs.get(first.peer_id) in (None, old_pc):
-                await asyncio.sleep(0.02)
+        # the counter answers the rejoiner on a fresh connection
+        await eventually(lambda: counter.pcs.get(first.peer_id) not in (None, old_pc))
         await counter.wait_frames(first.peer_id, audio=5, video=5)
     finally:
         await asyncio.gather(counter.close(), interpreter.close())
@@ -111,8 +110,11 @@ async def test_seat_is_freed_after_rejoin_grace() -> None:
             await counter.start()
             await guest.start()
             await guest.drop()
-            await asyncio.sleep(0.7)
-            reasons = [getattr(n, "reason", None) for n in counter.notices if n.type == "peer-left"]
-            assert reasons == ["dropped", "expired"]
+
+            def reasons() -> list[str | None]:
+                return [getattr(n, "reason", None) for n in counter.notices if n.type == "peer-left"]
+
+            await eventually(lambda: len(reasons()) >= 2)
+            assert reasons() == ["dropped", "expired"]
         finally:
             await asyncio.gather(counter.close(), guest.close())

@@ -14,6 +14,7 @@ from signaling.connection import CLOSE_SLOW, Connection
 from signaling.hub import Hub
 from signaling.ratelimit import TokenBucket
 from tests.signaling.conftest import authenticate, make_settings
+from tests.waiting import eventually
 
 
 class StuckSocket:
@@ -41,7 +42,7 @@ async def test_send_that_completes_in_time_is_not_expired() -> None:
     ws = StuckSocket()
     conn = _conn(ws, send_timeout=5)
     task = asyncio.create_task(conn.send("a"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: conn.sending)
     assert not conn.expire_sends(time.monotonic())
     ws.release.set()
     assert await task is True
@@ -52,8 +53,8 @@ async def test_watchdog_frees_a_sender_blocked_on_a_peer_that_does_not_read() ->
     """A send blocked past the timeout returns False; the sending task itself is not cancelled."""
     conn = _conn(StuckSocket(), send_timeout=0.05)
     task = asyncio.create_task(conn.send("a"))
-    await asyncio.sleep(0.08)
-    assert conn.expire_sends(time.monotonic())
+    await eventually(lambda: conn.sending)
+    assert conn.expire_sends(time.monotonic() + 0.08)  # the watchdog's moment, past the timeout
     assert await task is False
     assert not task.cancelled() and not conn.sending and not conn.expired
 
@@ -62,8 +63,8 @@ async def test_outside_cancel_of_a_blocked_send_still_cancels() -> None:
     """Cancelling the sender from elsewhere (shutdown) is not swallowed by the watchdog's handling."""
     conn = _conn(StuckSocket(), send_timeout=0.05)
     task = asyncio.create_task(conn.send("a"))
-    await asyncio.sleep(0.08)
-    conn.expire_sends(time.monotonic())
+    await eventually(lambda: conn.sending)
+    assert conn.expire_sends(time.monotonic() + 0.08)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -77,8 +78,8 @@ async def test_hub_ticker_closes_a_slow_socket_with_4429() -> None:
     conn = _conn(ws, send_timeout=0.05)
     hub._conns[conn.id] = conn
     sender = asyncio.create_task(conn.send("a"))
-    await asyncio.sleep(0.08)
-    await hub._heartbeat(time.monotonic())
+    await eventually(lambda: conn.sending)
+    await hub._heartbeat(time.monotonic() + 0.08)  # the ticker's moment, past the send timeout
     assert await sender is False
     await asyncio.gather(*hub._tasks)
     assert ws.closed_with == CLOSE_SLOW and conn.closed

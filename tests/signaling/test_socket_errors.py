@@ -184,7 +184,7 @@ async def test_silent_client_is_pinged_then_closed() -> None:
         chatty = await Client.open(srv, user=2)
         assert (await quiet.recv(timeout=2))["type"] == "ping"
         for _ in range(8):  # answering pings keeps a client alive
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(0.15)  # the behaviour under test: a client that answers at a pace
             await chatty.send({"type": "pong"})
         assert await quiet.close_code() == 4408
         await chatty.send({"type": "ping"})

@@ -15,6 +15,7 @@ from broker.deps import get_current_user
 from broker.rtc import views
 from signaling.client.media import PatternVideoTrack, ToneAudioTrack
 from tests.signaling.conftest import Server, run_server
+from tests.waiting import eventually
 
 TURN = {"turn_urls": ["turn:turn.example:3478"], "turn_secret": "s3cret", "stun_urls": ["stun:turn.example"]}
 
@@ -77,11 +78,8 @@ async def test_echo_peer_returns_media_and_is_capped(api: tuple[Server, httpx.As
     second = await _offer_with_media()
     busy = await http.post("/api/rtc/echo", json={"sdp": second.localDescription.sdp})
     assert busy.status_code == 503
-    async with asyncio.timeout(5):
-        while frames.count("video") < 5 or frames.count("audio") < 5:
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(1.2)
-    assert srv.hub.echo.count == 0, "the echo peer closed after echo_peer_seconds"
+    await eventually(lambda: frames.count("video") >= 5 and frames.count("audio") >= 5)
+    await eventually(lambda: srv.hub.echo.count == 0, message="the echo peer closed after echo_peer_seconds")
     await asyncio.gather(pc.close(), second.close())
 
 

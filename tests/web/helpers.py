@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from playwright.async_api import Page
 
+from tests.waiting import eventually
 from tests.web.conftest import ready
 
 
@@ -19,14 +19,19 @@ async def interpreter_available(page: Page, url: str) -> None:
     await page.wait_for_function("document.body.dataset.status === 'available'")
 
 
-async def ask_now(page: Page, url: str, search: str, option_code: str) -> None:
-    """On the counter: search the language, choose it by keyboard, and press 'Jetzt dolmetschen'."""
+async def choose_language(page: Page, url: str, search: str, option_code: str) -> None:
+    """Open the counter, search the language and choose it by keyboard."""
     await page.goto(url)
     await ready(page, "loaded")
     await page.wait_for_function("window.__vd.signal.state === 'open'")
     await page.get_by_role("combobox", name="Sprache").fill(search)
     await page.locator(f"#lang-opt-{option_code}").wait_for()
     await page.get_by_role("combobox", name="Sprache").press("Enter")
+
+
+async def ask_now(page: Page, url: str, search: str, option_code: str) -> None:
+    """On the counter: search the language, choose it by keyboard, and press 'Jetzt dolmetschen'."""
+    await choose_language(page, url, search, option_code)
     await page.get_by_role("button", name="Jetzt dolmetschen").click()
 
 
@@ -37,9 +42,20 @@ async def remote_video_playing(page: Page, timeout_ms: int = 15_000) -> None:
     )
 
 
-async def inbound_growth(page: Page, seconds: float = 1.5) -> dict[str, Any]:
-    """Two getStats samples `seconds` apart: how many bytes and frames arrived in between."""
+async def inbound_growth(page: Page, timeout: float = 10.0) -> dict[str, Any]:
+    """How many bytes and frames arrived after a first getStats sample: waits until both grew
+    (or the deadline passes), so the caller's `> 0` checks that media keeps flowing."""
     first = await page.evaluate("window.__vd.call.inboundTotals()")
-    await asyncio.sleep(seconds)
-    second = await page.evaluate("window.__vd.call.inboundTotals()")
-    return {key: second[key] - first[key] for key in ("bytesReceived", "framesDecoded")}
+    keys = ("bytesReceived", "framesDecoded")
+    growth: dict[str, Any] = {}
+
+    async def grew() -> bool:
+        second = await page.evaluate("window.__vd.call.inboundTotals()")
+        growth.update({key: second[key] - first[key] for key in keys})
+        return all(growth[key] > 0 for key in keys)
+
+    try:
+        await eventually(grew, timeout=timeout)
+    except AssertionError:
+        pass  # the caller's assertion names what did not grow
+    return growth

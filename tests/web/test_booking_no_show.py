@@ -45,7 +45,8 @@ async def _playing_and_advancing(page) -> tuple[int, float]:  # type: ignore[no-
 async def test_no_show_caseworker_is_told_and_then_sees_the_stand_in(
     web: Web, interpreters: World, sessionmaker: async_sessionmaker[AsyncSession],  # noqa: F811
 ) -> None:
-    """The counter leaves the booking's empty room, shows the plain-German notice, and plays the stand-in's video."""
+    """The stand-in's offer says it is an escalated booking; the counter leaves the booking's empty
+    room, shows the plain-German notice, and plays the stand-in's video."""
     world = interpreters
     counter = await web.person("caseworker_a")
     booked = await web.person("interpreter")  # confirms by API and never opens a page: never joins
@@ -72,6 +73,10 @@ async def test_no_show_caseworker_is_told_and_then_sees_the_stand_in(
     # At the start the scheduler's no-show check escalates; the dispatcher offers the stand-in.
     offer = stand_in.page.get_by_role("alertdialog", name="Neue Anfrage")
     await offer.wait_for(timeout=LEAD.total_seconds() * 1000 + 30_000)
+    # The stand-in reads at a glance that this is a booking whose interpreter did not come.
+    occasion = offer.locator('[data-field="offer.mode"]')
+    assert await occasion.inner_text() == "Termin ohne Dolmetscher:in – jetzt sofort"
+    assert await occasion.is_visible()
     notice = counter.page.get_by_text(
         "Die gebuchte Person ist nicht gekommen; wir verbinden Sie mit einer anderen Person.")
     await notice.wait_for()

@@ -6,7 +6,6 @@ and that the interpreter console's status line says what the server holds.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -18,11 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.config import Settings
 from broker.request.models import InterpretingRequest
 from tests.conftest import World
+from tests.waiting import eventually
 from tests.web.conftest import Web, axe_check
 from tests.web.helpers import ask_now, interpreter_available, remote_video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844},
+         "laptop": {"width": 1366, "height": 768}, "fullhd": {"width": 1920, "height": 1080}}
 WRAP_UP_SECONDS = 4.0
 
 
@@ -65,16 +66,18 @@ async def status_line_matches_server(page: Page, german: str) -> None:
 
 async def _sweep(web: Web, page: Page, condition: str, timeout: float = 15.0) -> None:
     """Run the dispatcher's round (the scheduler is off in tests) until the page shows `condition`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await web.server.app.state.runtime.dispatcher.run_once(queue=True)
-        if await page.evaluate(condition):
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not seen within {timeout}s: {condition}")
+    last = [0.0]
+
+    async def shown() -> bool:
+        # A dispatcher round at most every quarter second: the condition is polled more often.
+        if time.monotonic() - last[0] >= 0.25:
+            last[0] = time.monotonic()
+            await web.server.app.state.runtime.dispatcher.run_once(queue=True)
+        return bool(await page.evaluate(condition))
+    await eventually(shown, timeout=timeout, message=f"not seen within {timeout}s: {condition}")
 
 
-@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("size", list(SIZES))
 async def test_a_whole_call_as_both_people_see_it(web: Web, world: World, artifacts_dir: Path, size: str) -> None:
     """Status truth through offer, call and wrap-up; every call control in view; focus on a meaningful element."""
     interpreter = await web.person("interpreter")
@@ -114,6 +117,11 @@ async def test_a_whole_call_as_both_people_see_it(web: Web, world: World, artifa
         assert await focused(person.page) == "call-h"
         controls = ["#call-h", "#call-mute", "#call-camera", "#call-end", "video.remote-video", "#local-video"]
         assert await outside_viewport(person.page, controls) == [], size
+        # The remote picture scales to the space: on a desktop screen it takes most of the height.
+        if size != "phone":
+            share = await person.page.evaluate(
+                "document.querySelector('video.remote-video').getBoundingClientRect().height / innerHeight")
+            assert share >= 0.5, (size, share)
     assert await axe_check(counter.page, f"screens-{size}-counter-call", artifacts_dir) == []
 
     mute = counter.page.locator("#call-mute")

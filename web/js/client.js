@@ -25,6 +25,14 @@ async function main() {
     channel?.postMessage({ kind: "lang", lang });
     draw();
   });
+  // The way back for the caseworker: opened from the counter, bring that window forward and
+  // close this one (the counter was never left); opened on its own, go to the counter.
+  $("#client-back").addEventListener("click", (event) => {
+    if (!window.opener || window.opener.closed) return;
+    event.preventDefault();
+    window.opener.focus();
+    window.close();
+  });
   const channel = openChannel();
   channel?.addEventListener("message", ({ data }) => {
     if (data.lang) lang = data.lang;

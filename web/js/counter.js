@@ -6,8 +6,7 @@ import { $, el, showStatus } from "./dom.js";
 import { fmtNumber, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
 import { Signal } from "./socket.js";
-import { Call, openLocalMedia } from "./rtc.js";
-import { mountCallView } from "./callview.js";
+import { CallSession } from "./callsession.js";
 import { runDeviceCheck } from "./devicecheck.js";
 import { LanguagePicker, waitText } from "./picker.js";
 import { clientLanguages, openChannel, renderNotice } from "./clientnotice.js";
@@ -15,11 +14,13 @@ import { openBooking } from "./booking.js";
 import { mountMyBookings, refreshMyBookings } from "./mybookings.js";
 
 const STORE = "vd.counter.request";
-const WAITING = new Set(["queued", "offered", "callback"]);
+// The statuses' meaning comes from the server's lifecycle (GET /api/requests/lifecycle).
+const lifecycle = { cancellable: new Set(), final: new Set() };
 const SECTIONS = ["choose", "booking", "waiting", "rating"];
-const state = { me: null, languages: [], purposes: [], language: null, request: null, call: null, clientState: "welcome" };
+const state = { me: null, languages: [], purposes: [], language: null, request: null, clientState: "welcome" };
 let clientNotices = new Set();
 const signal = new Signal();
+const session = new CallSession({ signal, root: $("#call-area") });
 const channel = openChannel();
 window.__vd = { signal, state };
 
@@ -92,6 +93,11 @@ function chooseLanguage(lang, tier) {
   describeLanguage(lang, tier);
   if ($("#counter-status").textContent === t("counter.pick_language")) showStatus($("#counter-status"), "");
   tellClient();
+}
+
+async function loadLifecycle() {
+  const sets = await api("/api/requests/lifecycle");
+  for (const name of Object.keys(lifecycle)) lifecycle[name] = new Set(sets[name]);
 }
 
 async function loadChoices() {
@@ -193,7 +199,7 @@ function estimateText(request) {
 
 async function refreshRequest() {
   const saved = remembered();
-  if (!saved || state.call) return;
+  if (!saved || session.active) return;
   try {
     const request = await api(`/api/requests/${saved.id}`);
     if (request.status === "escalated") await followStoredEscalation(saved.id);
@@ -207,9 +213,7 @@ async function refreshRequest() {
 function followEscalation(bookingId, nextId) {
   const saved = remembered();
   if (!nextId || (saved && saved.id !== bookingId && saved.id !== nextId)) return; // busy with another request
-  const call = state.call;
-  state.call = null;
-  if (call && !call.ended) call.hangup();
+  session.stop();
   remember({ id: nextId, join: null });
   showStatus($("#counter-status"), t("booking.no_show_follow"), "error");
   showWaiting({ id: nextId, status: "queued", language_code: state.request?.language_code || saved?.language });
@@ -226,59 +230,48 @@ function onRequestStatus(update) {
   const saved = remembered();
   if (!saved || update.request_id !== undefined && update.request_id !== saved.id && update.id !== saved.id) return;
   const request = { ...update, id: saved.id };
-  if (WAITING.has(request.status) || request.status === "unfilled") {
-    if (!state.call) showWaiting(request);
-  } else if (["cancelled", "failed"].includes(request.status)) {
+  // Still waiting (queued, offered, callback) or given up (unfilled): the waiting screen says which.
+  if (lifecycle.cancellable.has(request.status) || request.status === "unfilled") {
+    if (!session.active) showWaiting(request);
+  } else if (request.status === "completed") {
+    if (!session.active && document.body.dataset.view !== "rating") {
+      section("rating");
+      tellClient("ended");
+    }
+  } else if (lifecycle.final.has(request.status) && request.status !== "escalated") {
+    // Cancelled or failed: nothing to rate, the counter is free again.
     remember(null);
     section("choose");
     tellClient("welcome");
-  } else if (request.status === "completed" && !state.call && document.body.dataset.view !== "rating") {
-    section("rating");
-    tellClient("ended");
   }
 }
 
 // --- the call -----------------------------------------------------------------------------
+// The call itself is the shared CallSession; the counter adds what it means here: the request
+// id and join survive a reload, the client screen follows, the rating comes after.
 async function joinCall(join) {
   const saved = remembered() || {};
-  if (state.joining) return;
-  if (state.call && !state.call.ended) {
+  if (session.joining) return;
+  if (session.active) {
     if (saved.join?.room_id === join.room_id) return; // the socket resume rejoins by itself
-    const old = state.call; // a call for another request (e.g. after an escalation): leave it
-    state.call = null;
-    old.hangup();
+    await session.stop(); // a call for another request (e.g. after an escalation): leave it
   }
-  state.joining = true;
   remember({ id: join.request_id, join });
-  const media = saved.media || "video";
   section("call");
-  let localStream;
-  try { localStream = await openLocalMedia(media); } finally { state.joining = false; }
-  const call = new Call({ signal, localStream });
-  state.call = call;
-  window.__vd.call = call;
-  mountCallView($("#call-area"), { call, media, onEnd: () => endCall(true) });
-  let marked = false;
-  call.addEventListener("remote-stream", () => {
-    tellClient("in_call");
-    if (!marked) {
-      marked = true;
-      api(`/api/requests/${join.request_id}/connected`, { method: "POST" }).catch(() => {});
-    }
+  await session.start(join, join.media || saved.media || "video");
+}
+
+function wireSession() {
+  session.addEventListener("remote", () => tellClient("in_call"));
+  session.addEventListener("hangup", () => endCall(true));
+  session.addEventListener("ended", ({ detail }) => {
+    if (detail.reason === "escalated") followStoredEscalation(session.join?.request_id);
+    else endCall(false);
   });
-  call.addEventListener("ended", ({ detail }) => {
-    if (detail.reason === "escalated") followStoredEscalation(join.request_id);
-    else if (detail.reason !== "hangup" && state.call === call) endCall(false);
-  });
-  call.join(join.room_id, join.token);
 }
 
 async function endCall(byMe) {
-  const saved = remembered();
-  const call = state.call;
-  state.call = null;
-  if (call && !call.ended) call.hangup();
-  if (byMe && saved) await api(`/api/requests/${saved.id}/end`, { method: "POST" }).catch(() => {});
+  await session.stop({ report: byMe });
   remember({ join: null });
   section("rating");
   tellClient("ended");
@@ -384,6 +377,7 @@ async function main() {
     onSelect: chooseLanguage,
   });
   wire();
+  wireSession();
   wireClientScreen();
   wireDeviceCheck();
   const notices = await clientLanguages().catch(() => []);
@@ -395,7 +389,7 @@ async function main() {
     book: () => book(),
     now: () => $("#interpret-now").click(),
   });
-  await loadChoices();
+  await Promise.all([loadChoices(), loadLifecycle()]);
   onLocaleChange(() => { state.picker.render(); renderPurposes(); if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code)); });
   const saved = remembered();
   if (saved?.language) state.picker.select(saved.language);

@@ -3,30 +3,28 @@
 import { $, showStatus } from "./dom.js";
 import { currentLocale, preferredLocale, setLocale, t } from "./i18n.js";
 import { Signal } from "./socket.js";
-import { Call, openLocalMedia } from "./rtc.js";
-import { mountCallView } from "./callview.js";
+import { CallSession } from "./callsession.js";
 
 const link = new URLSearchParams(location.hash.slice(1));
 const signal = new Signal();
+const session = new CallSession({ signal, root: $("#call-area") });
 window.__vd = { signal };
 
 async function join() {
-  const room = link.get("room");
-  const token = link.get("token");
   const media = $("#guest-audio").checked ? "audio" : "video";
   $("#guest-start").hidden = true;
-  const call = new Call({ signal, localStream: await openLocalMedia(media) });
-  window.__vd.call = call;
-  mountCallView($("#call-area"), { call, media, onEnd: () => call.hangup() });
-  call.addEventListener("ended", () => {
-    $("#call-area").replaceChildren();
+  const ended = async () => {
+    await session.stop();
     showStatus($("#guest-status"), t("guest.ended"));
-  });
+  };
+  session.addEventListener("hangup", ended);
+  session.addEventListener("ended", ended);
   signal.addEventListener("error", ({ detail }) => {
     if (detail.ref === "join") showStatus($("#guest-status"), t("guest.invalid"), "error");
   });
   signal.connect();
-  call.join(room, token);
+  // The guest link carries no request id: the counter and the interpreter report the call.
+  await session.start({ room_id: link.get("room"), token: link.get("token") }, media);
 }
 
 async function main() {

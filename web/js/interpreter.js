@@ -6,15 +6,17 @@ import { $, el, showStatus } from "./dom.js";
 import { fmtNumber, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
 import { Signal } from "./socket.js";
-import { Call, openLocalMedia } from "./rtc.js";
-import { mountCallView } from "./callview.js";
+import { CallSession } from "./callsession.js";
 import { ring } from "./beep.js";
 import { loadBookings, loadMinutes, startSchedule } from "./schedule.js";
 
 const STORE = "vd.interpreter.call";
-const state = { me: null, languages: [], purposes: [], offer: null, stopRing: null, countdown: null, call: null, status: null };
+const state = { me: null, languages: [], purposes: [], offer: null, stopRing: null, countdown: null, status: null };
 const signal = new Signal();
+const session = new CallSession({ signal, root: $("#call-area") });
 window.__vd = { signal, state };
+// The statuses' meaning comes from the server's lifecycle (GET /api/requests/lifecycle).
+const lifecycle = { final: new Set() };
 const statusNode = () => $("#interp-status");
 
 function nameOf(list, code) {
@@ -103,7 +105,7 @@ async function setPresence(status) {
 // The card must read at a glance under a 20-second countdown: the language big, then office,
 // purpose, audio/video and what kind of request it is, one fact a line.
 function showOffer(offer) {
-  if (state.call) return;
+  if (session.active) return;
   const returnTo = state.offer ? state.returnFocus : document.activeElement;
   hideOffer({ restoreFocus: false });
   state.offer = offer;
@@ -118,7 +120,7 @@ function showOffer(offer) {
     ["offer.office_kind", offer.office_kind ? t(`office_kind.${offer.office_kind}`) : t("offer.unknown")],
     ["offer.purpose", nameOf(state.purposes, offer.purpose)],
     ["offer.media", t(`media.${offer.media || "video"}`)],
-    ["offer.mode", t(offer.escalated ? "offer.escalated" : `mode.${offer.mode || "on_demand"}`)],
+    ["offer.mode", t(offer.escalated_booking ? "offer.escalated" : `mode.${offer.mode || "on_demand"}`)],
   ];
   if (offer.priority === "urgent") rows.push(["offer.priority", t("offer.urgent")]);
   $("#offer-details").replaceChildren(...rows.map(([k, v]) => el("div", { class: "fact" },
@@ -175,7 +177,7 @@ async function accept() {
   hideOffer({ restoreFocus: false });
   try {
     const accepted = await api(`/api/offers/${offer.offer_id}/accept`, { method: "POST", headers: { "Idempotency-Key": newIdempotencyKey() } });
-    await joinCall(accepted.join, accepted.request.media);
+    await joinCall(accepted.join, accepted.join.media);
   } catch (error) {
     showStatus(statusNode(), errorText(error), "error");
     focusOn($("#presence-h"));
@@ -195,35 +197,26 @@ async function decline() {
 }
 
 // --- the call -------------------------------------------------------------------------------
+// The call itself is the shared CallSession; the console remembers which request it serves (a
+// reload takes the same seat again) and goes to wrap-up afterwards.
 async function joinCall(join, media = "video") {
-  if (state.joining || (state.call && !state.call.ended)) return;
-  state.joining = true;
+  if (session.joining || session.active) return;
   sessionStorage.setItem(STORE, JSON.stringify({ request_id: join.request_id, media }));
   hideWrapUp(false);
-  let localStream;
-  try { localStream = await openLocalMedia(media); } finally { state.joining = false; }
-  const call = new Call({ signal, localStream });
-  state.call = call;
-  window.__vd.call = call;
-  const view = mountCallView($("#call-area"), { call, media, onEnd: () => endCall(true) });
+  const view = await session.start(join, media);
+  if (!view) return;
   focusOn(view.querySelector("#call-h"));
-  let marked = false;
-  call.addEventListener("remote-stream", () => {
-    if (!marked) { marked = true; api(`/api/requests/${join.request_id}/connected`, { method: "POST" }).catch(() => {}); }
-  });
-  call.addEventListener("ended", ({ detail }) => { if (detail.reason !== "hangup") endCall(false); });
-  call.join(join.room_id, join.token);
   document.body.dataset.view = "call";
 }
 
+function wireSession() {
+  session.addEventListener("hangup", () => endCall(true));
+  session.addEventListener("ended", () => endCall(false));
+}
+
 async function endCall(byMe) {
-  const saved = JSON.parse(sessionStorage.getItem(STORE) || "null");
-  const call = state.call;
-  state.call = null;
-  if (call && !call.ended) call.hangup();
+  await session.stop({ report: byMe });
   sessionStorage.removeItem(STORE);
-  $("#call-area").replaceChildren();
-  if (byMe && saved) await api(`/api/requests/${saved.request_id}/end`, { method: "POST" }).catch(() => {});
   document.body.dataset.view = "idle";
   // The server's wrap-up event opens the wrap-up box; until then focus must not fall to the page.
   await refreshStatus();
@@ -236,7 +229,7 @@ async function resumeCall() {
   if (!saved) return;
   try {
     const join = await api(`/api/requests/${saved.request_id}/join`);
-    await joinCall(join, saved.media);
+    await joinCall(join, join.media);
   } catch {
     sessionStorage.removeItem(STORE);
   }
@@ -256,10 +249,10 @@ function onEvent({ detail }) {
       }
       break;
     case "request-status":
-      if (state.call && ["completed", "failed", "cancelled"].includes(event.status)) endCall(false);
+      if (session.active && lifecycle.final.has(event.status)) endCall(false);
       break;
     case "call-join":
-      if (!state.call) joinCall(event, event.media || "video");
+      if (!session.active) joinCall(event, event.media || "video");
       break;
     case "interpreter-status":
       if (event.wrap_up_seconds != null) localStorage.setItem("vd.wrap_up_seconds", String(event.wrap_up_seconds));
@@ -278,7 +271,7 @@ function onEvent({ detail }) {
 async function openBookedCall(bookingId) {
   try {
     const join = await api(`/api/requests/${bookingId}/join`);
-    await joinCall(join);
+    await joinCall(join, join.media);
   } catch (error) {
     showStatus(statusNode(), errorText(error), "error");
   }
@@ -286,10 +279,12 @@ async function openBookedCall(bookingId) {
 
 async function main() {
   state.me = await startPage({ roles: ["interpreter"], titleKey: "interp.heading" });
-  const [languages, purposes, status] = await Promise.all([
+  const [languages, purposes, status, sets] = await Promise.all([
     api("/api/languages"), api("/api/purposes"), api("/api/interpreter/status").catch(() => ({ status: "offline" })),
+    api("/api/requests/lifecycle"),
   ]);
   Object.assign(state, { languages, purposes });
+  lifecycle.final = new Set(sets.final);
   showPresence(status.status, { wrapUpUntil: wrapUpUntil(status) });
   $("#status-available").addEventListener("click", () => setPresence("available"));
   $("#status-away").addEventListener("click", () => setPresence("away"));
@@ -305,6 +300,7 @@ async function main() {
       showStatus(statusNode(), errorText(error), "error");
     }
   });
+  wireSession();
   signal.addEventListener("event", onEvent);
   // After a reconnect the server's status may have moved on without us: ask again.
   signal.addEventListener("welcome", () => refreshStatus());

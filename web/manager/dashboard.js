@@ -5,6 +5,7 @@ import { api, errorText } from "/js/api.js";
 import { el, showStatus } from "/js/dom.js";
 import { currentLocale, onLocaleChange, t } from "/js/i18n.js";
 import { chartSection, formatCell, table } from "./render.js";
+import { mountStaffing } from "./staffing.js";
 
 const GROUPINGS = ["language", "office", "office_kind", "district", "purpose", "mode", "media", "month", "week",
   "weekday_hour"];
@@ -181,7 +182,8 @@ function render(root, state, data) {
       rows: plan.gaps }),
     table({ id: "planning-languages", caption: t("manager.planning_languages"),
       columns: ["language_name", "requests", "arrivals_per_week", "aht_seconds", "unmet", "peak_need", "hours_short",
-        "interpreters_registered"], rows: plan.languages }),
+        "interpreters_registered", "peak_erlang_c", "peak_erlang_a"], rows: plan.languages }),
+    el("p", { class: "muted", id: "planning-assumptions" }, t("manager.erlang_assumptions")),
     exportLinks([
       ["manager.export.planning_csv", `/api/reports/planning/export?${query(state, { plan: true, extra: { format: "csv" } })}`],
       ["manager.export.planning_xlsx", `/api/reports/planning/export?${query(state, { plan: true, extra: { format: "xlsx" } })}`],
@@ -231,11 +233,17 @@ async function refresh(root, state) {
 
 async function build(root, state) {
   const options = await api("/api/reports/options");
+  const staffing = el("div", { id: "staffing" });  // web/manager/staffing.js: plan, gaps, coverage, what-if
+  const apply = () => {
+    mountStaffing(staffing, query(state));
+    return refresh(root, state);
+  };
   root.replaceChildren(
-    filterForm(state, options, () => refresh(root, state)),
+    filterForm(state, options, apply),
     el("p", { id: "report-status", class: "status", role: "status", "aria-live": "polite" }),
-    el("div", { id: "report-results" }));
-  await refresh(root, state);
+    el("div", { id: "report-results" }),
+    staffing);
+  await apply();
 }
 
 /** Entry point called by the manager frame once the user is signed in and the catalog is loaded. */

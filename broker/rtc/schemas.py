@@ -1,4 +1,4 @@
-"""HTTP bodies of the signalling API."""
+"""HTTP bodies of the signalling API (the broker serves them; signaling/ stays free of broker)."""
 
 from __future__ import annotations
 
