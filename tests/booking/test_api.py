@@ -148,7 +148,7 @@ async def test_two_concurrent_bookings_for_one_slot(client: httpx.AsyncClient, i
     body = loser.json()
     assert body["code"] == "double_booking"
     assert datetime.fromisoformat(body["conflict"]["start"]) == datetime.fromisoformat(winner.json()["start"])
-    assert "bereits gebucht" in body["detail"] and "Europe/Berlin" in body["detail"]
+    assert "already booked" in body["detail"] and "Europe/Berlin" in body["detail"]
     count = (await db.execute(select(func.count()).select_from(InterpretingRequest))).scalar_one()
     assert count == 1
 

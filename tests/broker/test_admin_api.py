@@ -88,7 +88,7 @@ async def test_unknown_language_code_gives_422(client: httpx.AsyncClient, world:
     async with unchanged():
         response = await client.post("/api/languages", json={"code": "xqz"}, headers=world.auth("admin"))
     assert response.status_code == 422
-    assert response.json()["code"] == "unknown_language"
+    assert response.json()["code"] == "language_names_required"
 
 
 async def test_unknown_language_in_profile_gives_422(client: httpx.AsyncClient, world: World, unchanged) -> None:
