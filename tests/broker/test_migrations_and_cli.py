@@ -116,7 +116,8 @@ def _run_cli(args: list[str], url: str, **kwargs: object) -> subprocess.Complete
 
 def test_cli_upgrade_demo_and_user_add(tmp_path: Path) -> None:
     """`db upgrade`, `demo` and `user add` work from the command line with clear errors; `user add`
-    refuses short and common passwords and ones containing the user name (German message)."""
+    refuses short and common passwords and ones containing the user name, each with a plain
+    English message (the server's messages are English; only the pages translate them by code)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     assert _run_cli(["db", "upgrade"], url).returncode == 0
     demo = _run_cli(["demo", "--no-history"], url)
@@ -128,13 +129,13 @@ def test_cli_upgrade_demo_and_user_add(tmp_path: Path) -> None:
     added = _run_cli(["user", "add", "neue.managerin", "--role", "manager", "--password", "long-enough-pw"], url)
     assert added.returncode == 0, added.stderr
     again = _run_cli(["user", "add", "neue.managerin", "--role", "manager", "--password", "long-enough-pw"], url)
-    assert again.returncode == 1 and "vergeben" in again.stderr
+    assert again.returncode == 1 and "already taken" in again.stderr
     short = _run_cli(["user", "add", "kurz", "--role", "manager", "--password", "short"], url)
     assert short.returncode == 2 and "password" in short.stderr
     common = _run_cli(["user", "add", "gewoehnlich", "--role", "manager", "--password", "Password2024!"], url)
-    assert common.returncode == 2 and "zu verbreitet" in common.stderr
+    assert common.returncode == 2 and "too common" in common.stderr
     own_name = _run_cli(["user", "add", "mustermann", "--role", "manager", "--password", "mustermann-geheim"], url)
-    assert own_name.returncode == 2 and "Benutzernamen" in own_name.stderr
+    assert own_name.returncode == 2 and "user name" in own_name.stderr
 
 
 def test_production_refuses_the_default_secret() -> None:
