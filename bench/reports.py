@@ -197,7 +197,10 @@ def main() -> None:
     print(f"loaded PostgreSQL (COPY) in {time.perf_counter() - began:.1f} s")
     del rows
     lite = asyncio.run(timed(sqlite_url, "sqlite"))
-    pg = asyncio.run(timed(pg_url, "postgresql"))
+    try:
+        pg = asyncio.run(timed(pg_url, "postgresql"))
+    finally:
+        asyncio.run(drop_postgres(pg_url))
     child = subprocess.run(
         [sys.executable, __file__, "--xlsx-child", sqlite_url], capture_output=True, text=True, check=True
     )

@@ -10,7 +10,7 @@ histogram of whole seconds instead of sorting every wait.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from broker.report.schemas import UsageRow
@@ -65,11 +65,11 @@ def build(
     for key, sums, text in found:
         (requests, demand, sessions, talk, req_od, ses_od, unmet, no_shows, late, ratings, rating_sum,
          problems, measured, censored) = sums
+        median: float | None = None
+        p90: float | None = None
         if text:
             waits = sorted(map(int, text.split(",")))
             median, p90 = _percentile(waits, 0.5), _percentile(waits, 0.9)
-        else:
-            median = p90 = None
         values = {
             "requests": requests,
             "demand": demand,

@@ -8,7 +8,11 @@ report computed from ledger rows alone, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -266,3 +270,22 @@ def test_histogram_percentile_equals_sorted_list_percentile() -> None:
             assert report_rows.histogram_percentile(Counter(waits), fraction) == service.percentile_sorted(
                 waits, fraction)
     assert report_rows.histogram_percentile(Counter(), 0.5) is None
+
+
+async def test_cli_rebuild_rollups_prints_progress_and_restores_cells(
+    db: AsyncSession, world: World, database_url: str
+) -> None:
+    """`videodolmetschen report rebuild-rollups` recomputes a wiped roll-up and says what it did per year."""
+    await add_random_ledger(db, world, random.Random(12), 40)
+    await db.execute(text("DELETE FROM usage_rollup"))
+    await db.commit()
+    env = {**os.environ, "VD_DATABASE_URL": database_url}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "broker.cli", "report", "rebuild-rollups"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2024: " in done.stderr and "2025: " in done.stderr and "ledger rows in" in done.stderr
+    assert "Rebuilt the usage roll-up" in done.stdout
+    db.expire_all()
+    await assert_rollup_matches_ledger(db)
