@@ -9,6 +9,7 @@ histogram of whole seconds instead of sorting every wait.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,9 @@ from broker.report.schemas import UsageRow
 # One group: key values, sums in broker.ledger.rollup.SUM_COLUMNS order, counted waits as text.
 Group = tuple[tuple[Any, ...], Sequence[int], str | None]
 
-_ROW_FIELDS = frozenset(UsageRow.model_fields)
+# Every row has every field set: one shared set instead of a 1 KiB set per row (pydantic only
+# ever adds to it when a field is assigned, and then the name is in it already).
+_ROW_FIELDS_SET = set(UsageRow.model_fields)
 
 
 def _percentile(values: list[int], fraction: float) -> float:
@@ -56,7 +59,24 @@ def histogram_percentile(histogram: Counter[int], fraction: float) -> float | No
 def build(
     found: Sequence[Group], group_by_values: Sequence[str], labels: Sequence[dict[Any, str]]
 ) -> tuple[list[UsageRow], list[int], Counter[int]]:
-    """Rows (in the order given), the summed sums and the histogram of every counted wait."""
+    """Rows (in the order given), the summed sums and the histogram of every counted wait.
+
+    The cyclic garbage collector is paused meanwhile: the loop makes about five containers per
+    row (a million for an all-time report), none of them in a cycle, and the collector's passes
+    over them were 40 % of the loop's time.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(found, group_by_values, labels)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build(
+    found: Sequence[Group], group_by_values: Sequence[str], labels: Sequence[dict[Any, str]]
+) -> tuple[list[UsageRow], list[int], Counter[int]]:
     rows: list[UsageRow] = []
     append = rows.append
     new = UsageRow.__new__
@@ -97,7 +117,7 @@ def build(
         }
         row = new(UsageRow)
         set_attribute(row, "__dict__", values)
-        set_attribute(row, "__pydantic_fields_set__", set(_ROW_FIELDS))
+        set_attribute(row, "__pydantic_fields_set__", _ROW_FIELDS_SET)
         set_attribute(row, "__pydantic_extra__", None)
         set_attribute(row, "__pydantic_private__", None)
         append(row)
