@@ -178,4 +178,5 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorRead, "description": "Not found (or not visible to this user)"},
     409: {"model": ErrorRead, "description": "Conflicts with the current state"},
     429: {"model": ErrorRead, "description": "Too many requests"},
+    503: {"model": ErrorRead, "description": "Database unavailable or instance draining; retry after Retry-After"},
 }
