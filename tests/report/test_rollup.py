@@ -289,3 +289,30 @@ async def test_cli_rebuild_rollups_prints_progress_and_restores_cells(
     assert "Rebuilt the usage roll-up" in done.stdout
     db.expire_all()
     await assert_rollup_matches_ledger(db)
+
+
+async def test_concurrent_ledger_writers_to_one_cell_all_count(
+    sessionmaker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """Eight transactions writing rows of the same cell at once: the cell counts every committed row."""
+    async def write(minute: int) -> None:
+        async with sessionmaker() as session:
+            await ledger_service.record_no_interpreter(
+                db=session, office=world.office_b, language_code="uk", purpose="other", mode=RequestMode.ON_DEMAND,
+                media=Media.AUDIO, now=datetime(2025, 6, 2, 9, minute, tzinfo=UTC))
+            await session.commit()
+
+    await asyncio.gather(*(write(minute) for minute in range(8)))
+    async with sessionmaker() as session:
+        assert (await session.execute(select(UsageRollup.requests))).scalars().all() == [8]
+        await assert_rollup_matches_ledger(session)
+
+
+async def test_demo_history_bulk_inserts_fill_the_rollup(db: AsyncSession, world: World) -> None:
+    """The demo history writes the ledger with bulk Core inserts; its cells are right all the same."""
+    from broker.demo import history
+
+    written = await history.generate_history(db=db, months=2, seed=3)
+    await db.commit()
+    assert written > 0
+    await assert_rollup_matches_ledger(db)
