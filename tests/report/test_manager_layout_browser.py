@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.demo.history import generate_history
@@ -23,7 +23,7 @@ from tests.web.conftest import Web
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 web = web_fixtures.web
 CATALOG = json.loads((Path(__file__).resolve().parents[2] / "web" / "i18n" / "de.json").read_text(encoding="utf-8"))
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
