@@ -83,6 +83,7 @@ async def api_json(page: Page, path: str) -> Any:
     return await response.json()
 
 
+@pytest.mark.timeout(600)  # a year of history to seed and report on, on a loaded two-core machine
 async def test_manager_page_summarises_first_and_its_wide_table_scrolls_visibly(
     web: Web, demo_year: None, artifacts_dir: Path
 ) -> None:
