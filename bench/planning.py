@@ -91,7 +91,10 @@ def main() -> None:
     pg_url = asyncio.run(reports.load_postgres(args.pg_url, rows))
     del rows
     lite = asyncio.run(reports.timed(sqlite_url, "sqlite"))
-    pg = asyncio.run(reports.timed(pg_url, "postgresql"))
+    try:
+        pg = asyncio.run(reports.timed(pg_url, "postgresql"))
+    finally:
+        asyncio.run(reports.drop_postgres(pg_url))
     xlsx_s, xlsx_bytes = asyncio.run(xlsx_year_seconds(sqlite_url))
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"ledger xlsx of 2025 on SQLite: {xlsx_s:.2f} s, {xlsx_bytes / 2**20:.1f} MiB")

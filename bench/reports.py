@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -88,21 +89,36 @@ def load_sqlite(path: Path, rows: list[tuple[Any, ...]]) -> None:
         conn.execute("ANALYZE")
 
 
-async def load_postgres(url: str, rows: list[tuple[Any, ...]]) -> str:
+async def load_postgres(url: str, rows: list[tuple[Any, ...]], *, name: str | None = None) -> str:
+    """COPY `rows` into a fresh database of its own (a unique name, so two bench runs at once do not
+    wipe each other); `drop_postgres` removes it afterwards."""
     import asyncpg
 
+    name = name or f"vd_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     base = url.replace("postgresql+asyncpg://", "postgresql://")
     admin = await asyncpg.connect(base)
-    await admin.execute("DROP DATABASE IF EXISTS videodolmetschen_bench")
-    await admin.execute("CREATE DATABASE videodolmetschen_bench TEMPLATE template1")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template1')
     await admin.close()
-    bench_url = url.rsplit("/", 1)[0] + "/videodolmetschen_bench"
+    bench_url = url.rsplit("/", 1)[0] + f"/{name}"
     await asyncio.to_thread(upgrade, Settings(database_url=bench_url))
     conn = await asyncpg.connect(bench_url.replace("postgresql+asyncpg://", "postgresql://"))
     await conn.copy_records_to_table("usage_ledger", records=rows, columns=COLUMNS)
     await conn.execute("ANALYZE usage_ledger")
     await conn.close()
     return bench_url
+
+
+async def drop_postgres(bench_url: str) -> None:
+    """Drop a database `load_postgres` made (connecting to the server's default database)."""
+    import asyncpg
+
+    base, name = bench_url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)
+    admin = await asyncpg.connect(f"{base}/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 async def timed(url: str, label: str) -> dict[str, float]:
@@ -181,7 +197,10 @@ def main() -> None:
     print(f"loaded PostgreSQL (COPY) in {time.perf_counter() - began:.1f} s")
     del rows
     lite = asyncio.run(timed(sqlite_url, "sqlite"))
-    pg = asyncio.run(timed(pg_url, "postgresql"))
+    try:
+        pg = asyncio.run(timed(pg_url, "postgresql"))
+    finally:
+        asyncio.run(drop_postgres(pg_url))
     child = subprocess.run(
         [sys.executable, __file__, "--xlsx-child", sqlite_url], capture_output=True, text=True, check=True
     )

@@ -45,6 +45,18 @@ class DomainError(Exception):
             self.code = code
         self.extra = extra
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Reports raise these in a report process (broker/report/offload.py); subclasses take other
+        # __init__ arguments, so rebuild from the fields instead of calling __init__ again.
+        return _rebuild_domain_error, (type(self), self.args, self.__dict__)
+
+
+def _rebuild_domain_error(cls: type[DomainError], args: tuple[Any, ...], state: dict[str, Any]) -> DomainError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class NotFound(DomainError):
     status_code = 404
@@ -175,4 +187,5 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorRead, "description": "Not found (or not visible to this user)"},
     409: {"model": ErrorRead, "description": "Conflicts with the current state"},
     429: {"model": ErrorRead, "description": "Too many requests"},
+    503: {"model": ErrorRead, "description": "Database unavailable or instance draining; retry after Retry-After"},
 }

@@ -13,7 +13,7 @@ from broker.interpreter.models import (
     PresenceInterval,
 )
 from broker.language.models import Language, Purpose
-from broker.ledger.models import LedgerEntry
+from broker.ledger.models import LedgerEntry, UsageRollup
 from broker.notification.models import NotificationPreference, OutboxMessage
 from broker.office.models import District, Office
 from broker.request.models import IdempotencyKey, InterpretingRequest, Offer
@@ -45,5 +45,6 @@ __all__ = [
     "OutboxMessage",
     "PresenceInterval",
     "Purpose",
+    "UsageRollup",
     "User",
 ]

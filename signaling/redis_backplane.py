@@ -39,6 +39,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from signaling.backplane import BackplaneReceiver
@@ -67,6 +70,7 @@ class RedisBackplane:
         self.known_instances: set[str] = set()
         self._receiver: BackplaneReceiver | None = None
         self._redis: Redis | None = None
+        self._subscriber: Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._quiet_until = 0.0  # after (re)connecting, let the others reconnect before judging them
         # Checked by the loops besides cancelling them: redis-py can swallow a cancellation that
@@ -94,10 +98,18 @@ class RedisBackplane:
     async def start(self, receiver: BackplaneReceiver) -> None:
         self._receiver = receiver
         self._stopping = False
+        name = f"{NAME_PREFIX}{self.instance_id}"
+        common: dict[str, Any] = {"decode_responses": True, "client_name": name, "socket_connect_timeout": 2,
+                                  "socket_timeout": 5, "health_check_interval": 5}
+        # Commands: after a Redis restart every pooled connection is dead, and without an explicit
+        # error list redis-py gives up on the first stale one ("Connection closed by server"), so
+        # reconnect quickly instead. Timeouts are not retried: a hung Redis fails fast (the outbox holds).
         self._redis = Redis.from_url(
-            self.url, decode_responses=True, client_name=f"{NAME_PREFIX}{self.instance_id}",
-            socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
-        )
+            self.url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+            retry_on_error=[RedisConnectionError], **common)
+        # The subscription must NOT reconnect silently: a lost subscription means Redis may have
+        # lost its state, and the reader republishes ours only when it sees the loss.
+        self._subscriber = Redis.from_url(self.url, retry=Retry(ExponentialBackoff(), 0), **common)
         self.outbox.start()
         self._tasks = [asyncio.create_task(self._read_forever(), name="redis-backplane-reader"),
                        asyncio.create_task(self._watch_forever(), name="redis-backplane-watch")]
@@ -126,6 +138,9 @@ class RedisBackplane:
                 await self.redis.expire(self.key("presence", self.instance_id), 3600)
             await self._redis.aclose()
             self._redis = None
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
+            self._subscriber = None
 
     async def publish_user(self, user_id: int, frame: str) -> None:
         if self._receiver is not None:  # our own sockets need no Redis (and get it first)
@@ -196,7 +211,8 @@ class RedisBackplane:
         delay = 0.1
         first = True
         while not self._stopping:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            assert self._subscriber is not None
+            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.connected.set()

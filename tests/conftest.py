@@ -77,17 +77,23 @@ def pg_url() -> Iterator[str]:
     name = f"vd_test_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     url = f"{base}/{name}"
 
-    async def admin(statement: str) -> None:
-        engine = make_engine(Settings(database_url=PG_URL), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-        await engine.dispose()
-
-    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
     upgrade(Settings(database_url=url))
     yield url
-    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def pg_admin(*statements: str, url: str = PG_URL) -> None:
+    """Run DDL such as CREATE DATABASE outside a transaction, without the app's 15 s statement limit:
+    on a loaded CI machine creating or dropping a database can take longer (a checkpoint)."""
+    engine = make_engine(Settings(database_url=url), isolation_level="AUTOCOMMIT",
+                         connect_args={"command_timeout": None})
+    try:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Index, Integer, SmallInteger, String
+from sqlalchemy import Boolean, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.database import Base, UTCDateTime
@@ -71,3 +71,40 @@ class LedgerEntry(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     problems: Mapped[str | None] = mapped_column(String(100))
     late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UsageRollup(Base):
+    """The ledger summed per local month × office × office kind × district × language.
+
+    Kept by database triggers on `usage_ledger` (broker/ledger/rollup.py), so every writer —
+    the ledger service, the demo history's bulk inserts, a bench's COPY, a rating given later —
+    changes it in the same statement and transaction as the ledger row: it cannot disagree
+    with the ledger. `waits` holds the cell's counted waits (measured and censored, whole
+    seconds) as comma-separated text in no order, so percentiles over any union of cells are
+    exact. Reports read it for whole months; see docs/reports.md.
+    """
+
+    __tablename__ = "usage_rollup"
+    # SQLite stores the rows in key order (month first): a period is one contiguous range.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    local_month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    office_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    office_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    district_ags: Mapped[str] = mapped_column(String(8), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer)
+    demand: Mapped[int] = mapped_column(Integer)
+    sessions: Mapped[int] = mapped_column(Integer)
+    talk_seconds: Mapped[int] = mapped_column(Integer)
+    requests_on_demand: Mapped[int] = mapped_column(Integer)
+    sessions_on_demand: Mapped[int] = mapped_column(Integer)
+    unmet: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)
+    late_cancellations: Mapped[int] = mapped_column(Integer)
+    ratings: Mapped[int] = mapped_column(Integer)
+    rating_sum: Mapped[int] = mapped_column(Integer)
+    with_problems: Mapped[int] = mapped_column(Integer)
+    waits_measured: Mapped[int] = mapped_column(Integer)
+    waits_censored: Mapped[int] = mapped_column(Integer)
+    waits: Mapped[str | None] = mapped_column(Text)

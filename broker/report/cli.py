@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.config import Settings, get_settings
 from broker.enums import Media, OfficeKind, RequestMode
 from broker.errors import Invalid
+from broker.ledger import rollup
 from broker.report import export, planning, rankings, service, timekeys
 from broker.report.schemas import Grouping, PlanningParams, ReportFilters
 
@@ -179,6 +180,21 @@ def usage(
         ]
         header = [h for h in header if h in keep]
     _emit(header, rows, fmt, output, "usage", report)
+
+
+@report_app.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute the usage roll-up from the ledger, year by year (after a restore without it, or to check)."""
+
+    def progress(year: int, cells: int, rows: int) -> None:
+        typer.echo(f"{year}: {rows:,} ledger rows in {cells:,} cells", err=True)
+
+    async def work(db: AsyncSession) -> int:
+        cells = await rollup.rebuild(db=db, progress=progress)
+        await db.commit()
+        return cells
+
+    typer.echo(f"Rebuilt the usage roll-up: {_run(work):,} cells")
 
 
 @report_app.command("planning")

@@ -15,13 +15,13 @@ from datetime import date, datetime
 from enum import Enum
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.ledger.models import LedgerEntry as L
 from broker.report import opendata, service
 from broker.report.schemas import Grouping, ReportFilters, UsageReport
-from broker.report.xlsx import XlsxWriter
+from broker.report.xlsx import XlsxWriter, row_xml
 
 CSV_CHUNK_ROWS = 500
 FILE_CHUNK_BYTES = 64 * 1024
@@ -217,11 +217,35 @@ async def ledger_rows(*, db: AsyncSession, filters: ReportFilters, batch: int = 
         yield dict(zip(LEDGER_COLUMNS, row, strict=True))
 
 
-async def ledger_xlsx(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:
+async def ledger_xlsx(*, db: AsyncSession, filters: ReportFilters, batch: int = 5000) -> IO[bytes]:
+    """The ledger rows of a filter as XLSX: raw values a batch at a time, each row formatted by column kind.
+
+    Enums are read as their stored text and instants without the UTC wrapper's per-value step
+    (naive UTC on SQLite, aware on PostgreSQL: the writer takes both), and the cursor is read in
+    partitions, not row by row: a year of ledger rows took 5 s the general way.
+    """
+    await service.validate_filters(db=db, filters=filters)
+    columns = [getattr(L, name) for name in LEDGER_COLUMNS]
+    kinds = [_XLSX_KINDS.get(name, "int") for name in LEDGER_COLUMNS]
+    raw = [type_coerce(c, DateTime()) if k == "time" else type_coerce(c, String()) if k == "text" else c
+           for c, k in zip(columns, kinds, strict=True)]
+    stmt = (
+        select(*raw).where(*service.conditions(filters)).order_by(L.requested_at, L.id)
+        .execution_options(yield_per=batch)
+    )
     writer = XlsxWriter(LEDGER_COLUMNS, title="ledger")
-    async for row in ledger_rows(db=db, filters=filters):
-        writer.append(row)
+    row = row_xml(kinds)
+    result = await db.stream(stmt)
+    async for partition in result.partitions():
+        writer.append_xml([row(values) for values in partition])
     return writer.finish()
+
+
+_XLSX_KINDS = {
+    "office_kind": "text", "district_ags": "text", "language_code": "text", "purpose": "text", "mode": "text",
+    "media": "text", "outcome": "text", "problems": "text", "requested_at": "time", "connected_at": "time",
+    "ended_at": "time", "late_cancellation": "bool",
+}
 
 
 async def ledger_csv_file(*, db: AsyncSession, filters: ReportFilters) -> IO[bytes]:

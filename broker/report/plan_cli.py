@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import get_settings
 from broker.report import coverage, headcount
 from broker.report.cli import Fmt, From, Languages, Output, OutputFormat, To, _emit, _filters, _run, report_app
 from broker.report.plan_schemas import CoverageParams
+from broker.report.schemas import ReportFilters
 from broker.routing.plan import plan
 from broker.routing.plan_models import PlanTarget
 from broker.routing.scenario import ScenarioError, load_scenario
 from broker.routing.whatif import parse_added, second_languages, what_if
+
+T = TypeVar("T")
 
 
 @report_app.command("coverage")
@@ -47,9 +52,20 @@ def _scenario_or_fit(scenario_path: Path | None) -> Any:
         raise typer.Exit(2) from exc
 
 
+def _on_scenario_or_history(scenario_path: Path | None, date_to: Any, on_scenario: Callable[[Any], T],
+                            on_history: Callable[[AsyncSession, ReportFilters], Awaitable[T]]) -> T:
+    """Compute on a scenario file when one is given, else on this installation's fitted history."""
+    scenario = _scenario_or_fit(scenario_path)
+    if scenario is not None:
+        return on_scenario(scenario)
+    filters = _filters(None, date_to, None, None, None, None, None, None, None)
+    return _run(lambda db: on_history(db, filters))
+
+
 ScenarioPath = Annotated[Path | None, typer.Option("--scenario", help="Plan a scenario TOML instead of this "
                                                    "installation's history (e.g. the shipped Thuringian month)")]
 Weeks = Annotated[int, typer.Option(min=1, max=104, help="Weeks of history to fit the scenario from")]
+SimWeeks = Annotated[int, typer.Option(min=1, max=52, help="Simulated weeks per compared run")]
 
 
 @report_app.command("plan")
@@ -68,13 +84,10 @@ def plan_command(
     """Head count per hour of the week (simulator-checked) beside the per-language Erlang C sum."""
     target = PlanTarget(service_level=service_level, answer_seconds=answer_seconds, coverage=coverage_target,
                         volume_per_week=volume_per_week, max_seconds=max_seconds)
-    scenario = _scenario_or_fit(scenario_path)
-    if scenario is not None:
-        report = plan(scenario, target)
-    else:
-        filters = _filters(None, date_to, None, None, None, None, None, None, None)
-        report = _run(lambda db: headcount.plan_report(db=db, filters=filters, weeks=weeks, target=target,
-                                                       settings=get_settings()))
+    report = _on_scenario_or_history(
+        scenario_path, date_to, lambda scenario: plan(scenario, target),
+        lambda db, filters: headcount.plan_report(db=db, filters=filters, weeks=weeks, target=target,
+                                                  settings=get_settings()))
     rows = [{**h.model_dump(exclude={"profiles"}), "profiles": " ".join(f"{p}:{n}" for p, n in h.profiles.items())}
             for h in report.hours]
     if fmt is OutputFormat.TABLE:
@@ -96,7 +109,7 @@ def what_if_command(
     scenario_path: ScenarioPath = None,
     date_to: To = None,
     weeks: Weeks = 12,
-    sim_weeks: Annotated[int, typer.Option(min=1, max=52)] = 8,
+    sim_weeks: SimWeeks = 8,
     fmt: Fmt = OutputFormat.TABLE,
     output: Output = None,
 ) -> None:
@@ -113,13 +126,10 @@ def what_if_command(
         field = exc.field if isinstance(exc, ScenarioError) else "days"
         typer.secho(f"{field}: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    scenario = _scenario_or_fit(scenario_path)
-    if scenario is not None:
-        report = what_if(scenario, [added], weeks=sim_weeks)
-    else:
-        filters = _filters(None, date_to, None, None, None, None, None, None, None)
-        report = _run(lambda db: headcount.what_if_report(db=db, filters=filters, weeks=weeks, added=[added],
-                                                          settings=get_settings(), sim_weeks=sim_weeks))
+    report = _on_scenario_or_history(
+        scenario_path, date_to, lambda scenario: what_if(scenario, [added], weeks=sim_weeks),
+        lambda db, filters: headcount.what_if_report(db=db, filters=filters, weeks=weeks, added=[added],
+                                                     settings=get_settings(), sim_weeks=sim_weeks))
     rows = [r.model_dump() for r in report.languages]
     header = ["language", "requests_per_week", "unfilled_per_week_before", "unfilled_per_week_after",
               "change_per_week"]
@@ -131,18 +141,15 @@ def training_command(
     scenario_path: ScenarioPath = None,
     date_to: To = None,
     weeks: Weeks = 12,
-    sim_weeks: Annotated[int, typer.Option(min=1, max=52)] = 8,
+    sim_weeks: SimWeeks = 8,
     fmt: Fmt = OutputFormat.TABLE,
     output: Output = None,
 ) -> None:
     """Second languages to train, ranked by unfilled requests removed per week (chaining)."""
-    scenario = _scenario_or_fit(scenario_path)
-    if scenario is not None:
-        report = second_languages(scenario, weeks=sim_weeks)
-    else:
-        filters = _filters(None, date_to, None, None, None, None, None, None, None)
-        report = _run(lambda db: headcount.training_report(db=db, filters=filters, weeks=weeks,
-                                                           settings=get_settings(), sim_weeks=sim_weeks))
+    report = _on_scenario_or_history(
+        scenario_path, date_to, lambda scenario: second_languages(scenario, weeks=sim_weeks),
+        lambda db, filters: headcount.training_report(db=db, filters=filters, weeks=weeks,
+                                                      settings=get_settings(), sim_weeks=sim_weeks))
     rows = [c.model_dump(exclude={"text_key"}) for c in report.candidates]
     _emit(["from_profile", "learns", "unfilled_removed_per_week"], rows, fmt, output, "training",
           report if fmt is OutputFormat.JSON else None)

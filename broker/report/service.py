@@ -23,8 +23,10 @@ from broker.enums import LedgerOutcome, Media, OfficeKind, RequestMode
 from broker.errors import Invalid
 from broker.language.models import Language, Purpose
 from broker.ledger.models import LedgerEntry as L
+from broker.ledger.rollup import SUM_COLUMNS
 from broker.office.models import District, Office
-from broker.report import timekeys
+from broker.report import cells, timekeys
+from broker.report import rows as report_rows
 from broker.report.schemas import (
     TIME_GROUPINGS,
     FilterOption,
@@ -282,36 +284,79 @@ def _plain(value: Any) -> str | int:
 # --- the usage report ------------------------------------------------------------------------
 
 
-def _wait_columns(dialect: str) -> list[ColumnElement[Any]]:
-    """PostgreSQL computes median and p90 itself; SQLite hands over the group's waits as text."""
+def _wait_columns() -> list[ColumnElement[Any]]:
+    """PostgreSQL's median and p90 of the counted waits (percentile_cont)."""
     measured = case((IS_WAIT_COUNTED, L.wait_seconds))
-    if dialect == "postgresql":
-        return [
-            func.percentile_cont(fraction).within_group(measured.asc()).label(f"p{int(fraction * 100)}")
-            for fraction in (0.5, 0.9)
-        ]
-    return [func.group_concat(measured).label("waits")]
+    return [
+        func.percentile_cont(fraction).within_group(measured.asc()).label(f"p{int(fraction * 100)}")
+        for fraction in (0.5, 0.9)
+    ]
 
 
 def _waits(text: str | None) -> list[int]:
     return sorted(map(int, text.split(","))) if text else []
 
 
-async def usage_report(*, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]) -> UsageReport:
+async def usage_report(
+    *, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping], use_rollup: bool = True
+) -> UsageReport:
     """The usage table for `filters`, one row per combination of `group_by` values present.
 
-    One aggregate query: the sums, plus per group either median and p90 (PostgreSQL's
-    percentile_cont) or the group's measured waits (SQLite, interpolated here the same way).
+    Whole months of reports by language, office, office kind, district and month come from the
+    roll-up, the rest from ledger rows (broker/report/cells.py); `use_rollup=False` reads only
+    ledger rows (the straightforward computation the tests compare the fast path with).
     Rows are built without validation: every value already has its declared type.
     """
     group_by = list(dict.fromkeys(group_by))  # repeated groupings add nothing
     names = await validate_filters(db=db, filters=filters)
+    part = cells.split(filters, group_by) if use_rollup else None
+    if part is not None:
+        keys = await key_columns(db=db, filters=filters, group_by=group_by)
+        found = await cells.groups(
+            db=db, filters=filters, group_by=group_by, part=part, edge_keys=keys,
+            edge_sums=[SUMS[name] for name in SUM_COLUMNS], counted_wait=IS_WAIT_COUNTED,
+        )
+        return _from_groups(filters, group_by, names, found)
     dialect = dialect_name(db)
+    if dialect != "postgresql":
+        found = await _raw_groups(db=db, filters=filters, group_by=group_by)
+        return _from_groups(filters, group_by, names, found)
+    return await _postgres_raw(db=db, filters=filters, group_by=group_by, names=names)
+
+
+async def _raw_groups(*, db: AsyncSession, filters: ReportFilters, group_by: Sequence[Grouping]) -> list[cells.Group]:
+    """Per group the sums and the counted waits as text, from ledger rows."""
+    keys = await key_columns(db=db, filters=filters, group_by=group_by)
+    waits = case((IS_WAIT_COUNTED, cast(L.wait_seconds, String)))
+    stmt = select(*keys, *(SUMS[name] for name in SUM_COLUMNS), func.group_concat(waits)).where(*conditions(filters))
+    if keys:
+        stmt = stmt.group_by(*keys)
+    n = len(keys)
+    return [(tuple(row[:n]), list(row[n:-1]), row[-1]) for row in await db.execute(stmt) if row[n]]
+
+
+def _from_groups(
+    filters: ReportFilters, group_by: list[Grouping], names: Labels, found: list[cells.Group]
+) -> UsageReport:
+    """The report from its groups: figures per row, median and p90 interpolated from each group's waits."""
+    found.sort(key=lambda group: group[0])
+    labels = [{v: names.of(g, v) for v in {group[0][i] for group in found}} for i, g in enumerate(group_by)]
+    rows, totals, histogram = report_rows.build(found, [g.value for g in group_by], labels)
+    total = UsageFigures.model_construct(**figures(
+        dict(zip(SUM_COLUMNS, totals, strict=True)),
+        report_rows.histogram_percentile(histogram, 0.5), report_rows.histogram_percentile(histogram, 0.9),
+    ))
+    return UsageReport.model_construct(filters=filters, group_by=group_by, rows=rows, total=total)
+
+
+async def _postgres_raw(
+    *, db: AsyncSession, filters: ReportFilters, group_by: list[Grouping], names: Labels
+) -> UsageReport:
+    """PostgreSQL on ledger rows: median and p90 by percentile_cont in the same aggregate query."""
     keys = await key_columns(db=db, filters=filters, group_by=group_by)
     where = conditions(filters)
     sums = [SUMS[n].label(n) for n in SUMS]
-    waits = _wait_columns(dialect)
-    stmt = select(*keys, *sums, *waits).where(*where)
+    stmt = select(*keys, *sums, *_wait_columns()).where(*where)
     if keys:
         stmt = stmt.group_by(*keys)
     result = [tuple(row) for row in await db.execute(stmt) if row[len(keys)]]  # no data: one all-NULL row
@@ -319,29 +364,17 @@ async def usage_report(*, db: AsyncSession, filters: ReportFilters, group_by: Se
     n_keys, n_sums = len(keys), len(SUMS)
     labels = [{v: names.of(g, v) for v in {row[i] for row in result}} for i, g in enumerate(group_by)]
     values = [g.value for g in group_by]
-    postgres = dialect == "postgresql"
-    all_waits: list[int] = []
     rows: list[UsageRow] = []
     for row in result:
         key = row[:n_keys]
-        if postgres:
-            median, p90 = _rounded(row[-2]), _rounded(row[-1])
-        else:
-            group_waits = _waits(row[-1])
-            all_waits.extend(group_waits)
-            median, p90 = percentile_sorted(group_waits, 0.5), percentile_sorted(group_waits, 0.9)
         counts = dict(zip(SUMS, row[n_keys : n_keys + n_sums], strict=True))
-        fields = figures(counts, median, p90)
+        fields = figures(counts, _rounded(row[-2]), _rounded(row[-1]))
         fields["key"] = dict(zip(values, key, strict=True))
         fields["label"] = {name: labels[i][v] for i, (name, v) in enumerate(zip(values, key, strict=True))}
         rows.append(_trusted(UsageRow, fields))
     columns = list(zip(*result, strict=True)) if result else [()] * (n_keys + n_sums)
     total_counts = {name: sum(columns[n_keys + i]) for i, name in enumerate(SUMS)}
-    if postgres:
-        total_median, total_p90 = await _total_percentiles(db=db, where=where, single=result if not keys else None)
-    else:
-        all_waits.sort()
-        total_median, total_p90 = percentile_sorted(all_waits, 0.5), percentile_sorted(all_waits, 0.9)
+    total_median, total_p90 = await _total_percentiles(db=db, where=where, single=result if not keys else None)
     total = UsageFigures.model_construct(**figures(total_counts, total_median, total_p90))
     return UsageReport.model_construct(filters=filters, group_by=group_by, rows=rows, total=total)
 
@@ -373,5 +406,5 @@ async def _total_percentiles(
     """PostgreSQL: the total's median and p90 (an ungrouped report's one row already is the total)."""
     if single is not None:
         return (_rounded(single[0][-2]), _rounded(single[0][-1])) if single else (None, None)
-    median, p90 = (await db.execute(select(*_wait_columns("postgresql")).where(*where))).one()
+    median, p90 = (await db.execute(select(*_wait_columns()).where(*where))).one()
     return _rounded(median), _rounded(p90)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import IO, Any
 from xml.sax.saxutils import escape
@@ -97,6 +97,48 @@ def _cell(value: Any) -> str:
     return _text(str(value))
 
 
+_DAY = timedelta(days=1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
+
+
+def row_xml(kinds: Sequence[str]) -> Callable[[Sequence[Any]], str]:
+    """A function from one row of plain values to its `<row>` XML, for columns of known kinds.
+
+    Kinds: "int", "bool", "time" (a datetime, naive UTC or aware) and "text". Used for the ledger
+    export (hundreds of thousands of cells): a formatter per column instead of `_cell`'s type
+    tests per value, and each distinct text's cell escaped once (the ledger's texts are a few
+    dozen codes repeated).
+    """
+    texts: dict[str, str] = {}
+
+    def number(value: Any) -> str:
+        return "<c/>" if value is None else f"<c><v>{value}</v></c>"
+
+    def flag(value: Any) -> str:
+        return "<c/>" if value is None else f'<c t="b"><v>{int(value)}</v></c>'
+
+    def instant(value: Any) -> str:
+        if value is None:
+            return "<c/>"
+        serial = (value - (_EPOCH_UTC if value.tzinfo else _EPOCH)) / _DAY
+        return f'<c s="2"><v>{serial!r}</v></c>'
+
+    def plain(value: Any) -> str:
+        if value is None:
+            return "<c/>"
+        cell = texts.get(value)
+        if cell is None:
+            cell = texts[value] = _text(str(value))
+        return cell
+
+    formats = [{"int": number, "bool": flag, "time": instant, "text": plain}[kind] for kind in kinds]
+
+    def row(values: Sequence[Any]) -> str:
+        return "<row>" + "".join([f(v) for f, v in zip(formats, values, strict=True)]) + "</row>"
+
+    return row
+
+
 class XlsxWriter:
     """One sheet named `title`, a bold frozen header row; `append` rows, then `finish` to stream the file."""
 
@@ -125,6 +167,12 @@ class XlsxWriter:
         pending.extend(_cell(row.get(name)) for name in self.header)
         pending.append("</row>")
         if len(pending) > 20_000:
+            self._flush()
+
+    def append_xml(self, rows: Sequence[str]) -> None:
+        """Rows already made `<row>` XML (see `row_xml`)."""
+        self.pending.extend(rows)
+        if len(self.pending) > 2_000:
             self._flush()
 
     def _flush(self) -> None:

@@ -24,7 +24,7 @@ from broker.language.models import Language
 from broker.migrate import downgrade, upgrade
 from broker.office.models import Office
 from broker.user.models import User
-from tests.conftest import PG_URL, require_or_skip
+from tests.conftest import PG_URL, pg_admin, require_or_skip
 
 CLI = [sys.executable, "-m", "broker.cli"]
 
@@ -38,17 +38,10 @@ def _fresh_url(backend: str, tmp_path: Path) -> str:
 
 
 async def _recreate_pg_database(url: str) -> None:
-    base, _, name = url.rpartition("/")
-    engine = make_engine(Settings(database_url=PG_URL), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        await conn.execute(text(f"CREATE DATABASE {name}"))
-    await engine.dispose()
-    admin = make_engine(Settings(database_url=url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        # btree_gist is trusted since PostgreSQL 13; the database owner may create it.
-        await conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
-    await admin.dispose()
+    _, _, name = url.rpartition("/")
+    await pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    # btree_gist is trusted since PostgreSQL 13; the database owner may create it.
+    await pg_admin("CREATE EXTENSION IF NOT EXISTS btree_gist", url=url)
 
 
 def _diff(engine_sync_conn) -> list:  # type: ignore[no-untyped-def]

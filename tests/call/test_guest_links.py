@@ -64,7 +64,7 @@ async def test_guest_link_is_one_time_newest_only_and_stays_used_after_restart(
     request_id, room = await accepted_call(db, world)
     caseworker = world.auth("caseworker_a")
     port = free_port()
-    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url) as http:
+    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         first = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
         second = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
         assert first.status_code == second.status_code == 201, (first.text, second.text)
@@ -72,7 +72,7 @@ async def test_guest_link_is_one_time_newest_only_and_stays_used_after_restart(
         assert revoked["type"] == "error" and revoked["code"] == "token-revoked", revoked
         joined = await guest_join(server, room, token_of(second.json()["url"]))
         assert joined["type"] == "joined" and joined["role"] == "guest", joined
-    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url) as http:
+    async with serve(settings, port) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         # the caseworker's own join reopens the room in the fresh hub, as after any restart
         assert (await http.get(f"/api/requests/{request_id}/join", headers=caseworker)).status_code == 200
         used = await guest_join(server, room, token_of(second.json()["url"]))

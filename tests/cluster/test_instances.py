@@ -129,8 +129,10 @@ async def test_dispatch_race_over_both_instances_has_one_winner(
     for name in names:
         await add_interpreter(cluster_db, name, world=world)
     await cluster_db.commit()
+    # The twenty are online without sockets: a presence grace of a minute keeps the liveness sweep
+    # (grace + two beats) from sending them offline while a loaded machine sets the race up.
     a, b = start_pair(instances, tmp_path, database_url=cluster_pg_url, redis_url=redis_server.url,
-                      VD_DISPATCH_STRATEGY="ring", VD_RING_SIZE="20")
+                      VD_DISPATCH_STRATEGY="ring", VD_RING_SIZE="20", VD_PRESENCE_GRACE_SECONDS="60")
     for name in names:
         await make_available(cluster_db, world.users[name].id)
     async with httpx.AsyncClient(timeout=20, limits=httpx.Limits(max_connections=50)) as http:

@@ -264,3 +264,14 @@ async def test_disconnect_on_one_instance_is_not_offline_while_online_on_another
         await _until(lambda: _offline(calls, 34))
         await asyncio.sleep(0.5)  # the behaviour under test: room for a second (wrong) report
         assert [c[0] for c in _offline(calls, 34)] == ["b"]
+
+
+async def test_every_pooled_redis_connection_survives_a_redis_restart(redis_server: RedisServer) -> None:
+    """After Redis restarts, the first commands on connections pooled before it succeed (they reconnect)
+    instead of failing with "Connection closed by server": the room directory writes through them."""
+    async with cluster_server(redis_server.url) as a:
+        redis = a.hub.cluster.redis
+        await asyncio.gather(*(redis.hset("probe", f"f{n}", n) for n in range(8)))  # several pooled connections
+        redis_server.stop()
+        redis_server.start()
+        assert await asyncio.gather(*(redis.hexists("probe", f"f{n}") for n in range(8))) == [False] * 8

@@ -1,13 +1,17 @@
-"""Simulation for planning runs in a separate process: the app's process keeps its GIL for calls."""
+"""Reports and simulation run in a separate process: the app's process keeps its GIL for calls."""
 
 from __future__ import annotations
 
 import os
+import pickle
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import Settings
-from broker.report.offload import compute
+from broker.report.headcount import PlanInputError
+from broker.report.offload import compute, run_report
 from broker.routing.scenario import ScenarioError, parse_scenario
 
 
@@ -34,3 +38,30 @@ def test_a_scenario_crosses_and_its_result_comes_back(settings: Settings) -> Non
         "pools": [{"languages": ["ar"], "count": 2, "shifts": ["day"]}],
     })
     assert compute(settings, len, scenario.languages) == 1
+
+
+async def _pid_and_one(*, db: AsyncSession) -> tuple[int, int]:
+    return os.getpid(), int((await db.execute(text("SELECT 1"))).scalar_one())
+
+
+async def test_a_report_runs_in_another_process_with_its_own_read_only_session(settings: Settings) -> None:
+    """The dashboard and planning reports compute outside the app's process, so they never take its GIL."""
+    pid, one = await run_report(settings, _pid_and_one)
+    assert (pid != os.getpid(), one) == (True, 1)
+
+
+async def test_simulation_inside_a_report_process_runs_there_without_a_second_hop(settings: Settings) -> None:
+    pid, inner = await run_report(settings, _compute_pid, settings=settings)
+    assert pid == inner != os.getpid()
+
+
+async def _compute_pid(*, db: AsyncSession, settings: Settings) -> tuple[int, int]:
+    return os.getpid(), compute(settings, os.getpid)
+
+
+def test_every_domain_error_crosses_by_pickle_with_its_fields() -> None:
+    """A report process raises PlanInputError (built from a ScenarioError): the app must get its 422 back."""
+    error = PlanInputError(ScenarioError("language", "no demand for xx"))
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.message, again.code, again.extra, str(again)) == (
+        PlanInputError, error.message, "invalid_plan_input", error.extra, str(error))

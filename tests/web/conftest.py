@@ -86,7 +86,8 @@ class Web:
             base_url=self.server.url, locale=locale, viewport={"width": 1280, "height": 900},
             bypass_csp=not enforce_csp,
         )
-        context.set_default_timeout(15_000)
+        # generous: two xdist workers, Chromium and the app share two cores on CI
+        context.set_default_timeout(30_000)
         if username is not None:
             response = await context.request.post(
                 self.url("/api/auth/login"), data={"username": username, "password": PASSWORD}

@@ -3,6 +3,7 @@ import { api, apiAll, errorText } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
 import { apply, currentLocale, languageName, onLocaleChange, t } from "./i18n.js";
 import { startPage } from "./shell.js";
+import { mountAvailabilityEditor } from "./availabilityeditor.js";
 
 const OFFICE_KINDS = ["immigration_office", "job_centre", "social_welfare_office", "youth_welfare_office",
   "reception_centre", "state_office", "other"];
@@ -127,7 +128,9 @@ function renderInterpreters() {
     el("td", {}, p.gender ? t(`gender.${p.gender}`) : "–"),
     el("td", {}, t(`istatus.${p.status}`)),
     el("td", {}, el("button", { type: "button", "aria-label": `${t("action.edit")}: ${userName(p.user_id)}`,
-      onclick: () => editInterpreter(p) }, t("action.edit"))))));
+      onclick: () => editInterpreter(p) }, t("action.edit")), " ",
+    el("button", { type: "button", "aria-label": `${t("admin.availability")}: ${userName(p.user_id)}`,
+      onclick: () => editAvailability(p) }, t("admin.availability"))))));
 }
 
 function qualRow(code = "", qualification = "trained") {
@@ -146,6 +149,7 @@ function qualRow(code = "", qualification = "trained") {
 let editing = null;
 function editInterpreter(profile) {
   editing = profile;
+  $("#avail-editor").hidden = true;
   const form = $("#qual-form");
   $("#qual-h").textContent = t("admin.qualifications_of", { name: userName(profile.user_id) });
   $("#qual-rows").replaceChildren();
@@ -155,6 +159,13 @@ function editInterpreter(profile) {
   form.hidden = false;
   $("#qual-h").tabIndex = -1;
   $("#qual-h").focus();
+}
+
+function editAvailability(profile) {
+  $("#qual-form").hidden = true;
+  const root = $("#avail-editor");
+  run(() => mountAvailabilityEditor(root, { userId: profile.user_id, name: userName(profile.user_id),
+    onClose: () => { root.hidden = true; root.replaceChildren(); } }), null, root);
 }
 
 async function loadInterpreters() {

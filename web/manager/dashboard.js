@@ -3,8 +3,8 @@
 // Mounted by /js/manager-frame.js; every number comes from /api/reports (the same service as CLI and exports).
 import { api, errorText } from "/js/api.js";
 import { el, showStatus } from "/js/dom.js";
-import { currentLocale, onLocaleChange, t } from "/js/i18n.js";
-import { chartSection, formatCell, table } from "./render.js";
+import { currentLocale, fmtNumber, onLocaleChange, t } from "/js/i18n.js";
+import { chartSection, disclosure, formatCell, ranked, table } from "./render.js";
 import { mountStaffing } from "./staffing.js";
 
 const GROUPINGS = ["language", "office", "office_kind", "district", "purpose", "mode", "media", "month", "week",
@@ -15,9 +15,11 @@ const FILTERS = [
   ["district", "district", "districts", null], ["language", "language", "languages", null],
   ["purpose", "purpose", "purposes", null], ["mode", "mode", "modes", "mode"], ["media", "media", "media", "media"],
 ];
-const FIGURES = ["requests", "demand", "sessions", "talk_minutes", "requests_on_demand", "requests_booked",
-  "wait_median_s", "wait_p90_s", "fill_rate", "unmet", "unmet_share", "no_shows", "late_cancellations",
+// Most telling first: a wide table scrolls sideways, and what is read without scrolling should matter most.
+const FIGURES = ["requests", "sessions", "unmet", "fill_rate", "wait_median_s", "talk_minutes", "unmet_share",
+  "wait_p90_s", "demand", "requests_on_demand", "requests_booked", "no_shows", "late_cancellations",
   "mean_rating", "problem_share"];
+const WORST = 10;
 const TOTALS = ["requests", "sessions", "talk_minutes", "fill_rate", "unmet", "unmet_share", "wait_median_s",
   "wait_p90_s"];
 const SECTIONS = ["languages", "trend", "heatmap", "fill_rate", "gaps"];
@@ -132,6 +134,25 @@ function totals(total) {
     el("dt", {}, t(`manager.col.${c}`)), el("dd", { "data-value": total[c] ?? "" }, formatCell(c, total[c])))));
 }
 
+/**
+ * The staffing gaps summarised: how many and how many person-hours a week are missing, the ten worst
+ * (the API ranks them), and every gap behind a disclosure; a year of data has hundreds.
+ */
+function gapSummary(gaps) {
+  const columns = ["text", "need", "have", "gap"];
+  const personHours = gaps.reduce((sum, g) => sum + g.gap * (g.end_hour - g.start_hour), 0);
+  const total = el("p", { id: "planning-gap-total" }, gaps.length
+    ? t("manager.gaps_total", { count: fmtNumber(gaps.length), hours: fmtNumber(Math.round(personHours)) })
+    : t("manager.gaps_none"));
+  const full = table({ id: "planning-gaps", caption: t("manager.planning_gaps"), columns, rows: gaps });
+  if (gaps.length <= WORST) return el("div", { id: "planning-gap-summary" }, total, full);
+  return el("div", { id: "planning-gap-summary" }, total,
+    table({ id: "planning-worst", caption: t("manager.gaps_worst", { count: fmtNumber(WORST) }), columns,
+      rows: gaps.slice(0, WORST) }),
+    disclosure({ id: "planning-all-gaps", summaryText: t("manager.gaps_all", { count: fmtNumber(gaps.length) }),
+      content: full }));
+}
+
 function usageRows(report) {
   return report.rows.map((row) => ({ ...row, ...Object.fromEntries(report.group_by.map((g) => [g, row.label[g]])) }));
 }
@@ -147,6 +168,14 @@ async function load(state) {
     api(`/api/reports/pay?${base}`),
   ]);
   return { usage, dash, plan, unmet, growth, pay };
+}
+
+/** Pay per interpreter and month (a year: hundreds of rows) is looked up, not read: behind a disclosure. */
+function payTable(pay) {
+  const full = table({ id: "pay-table", caption: t("manager.pay_caption"), rows: pay,
+    columns: ["interpreter_name", "month", "sessions", "talk_minutes", "billable_minutes", "late_cancellations"] });
+  if (pay.length <= WORST) return full;
+  return disclosure({ id: "pay-all", summaryText: t("manager.pay_all", { count: fmtNumber(pay.length) }), content: full });
 }
 
 function render(root, state, data) {
@@ -178,8 +207,7 @@ function render(root, state, data) {
     el("p", { id: "plan-hint", class: "muted" }, t("manager.planning_hint", {
       weeks: formatCell("weeks", plan.weeks), source: t(`manager.presence.${plan.presence_source}`) })),
     planningForm(state, () => refresh(root, state)),
-    table({ id: "planning-gaps", caption: t("manager.planning_gaps"), columns: ["text", "need", "have", "gap"],
-      rows: plan.gaps }),
+    gapSummary(plan.gaps),
     table({ id: "planning-languages", caption: t("manager.planning_languages"),
       columns: ["language_name", "requests", "arrivals_per_week", "aht_seconds", "unmet", "peak_need", "hours_short",
         "interpreters_registered", "peak_erlang_c", "peak_erlang_a"], rows: plan.languages }),
@@ -190,17 +218,16 @@ function render(root, state, data) {
     ]));
   const rankings = el("section", { class: "card", id: "section-rankings", "aria-labelledby": "h-rankings" },
     el("h2", { id: "h-rankings" }, t("manager.rankings")),
-    table({ id: "unmet-table", caption: t("manager.unmet_ranking"), rows: unmet,
+    ranked({ id: "unmet-table", caption: t("manager.unmet_ranking"), rows: unmet,
       columns: ["language_name", "demand", "unmet", "unmet_share", "unfilled", "abandoned", "no_interpreter",
         "interpreters_registered"] }),
     exportLinks([["manager.export.unmet_csv", `/api/reports/unmet/export?${query(state, { extra: { format: "csv" } })}`]]),
-    table({ id: "growth-table", rows: growth.rows, columns: ["label", "previous", "recent", "change", "change_pct"],
+    ranked({ id: "growth-table", rows: growth.rows, columns: ["label", "previous", "recent", "change", "change_pct"],
       caption: t("manager.growth", { recent_from: growth.recent_from, recent_to: growth.recent_to,
         previous_from: growth.previous_from, previous_to: growth.previous_to }) }));
   const payment = el("section", { class: "card", id: "section-pay", "aria-labelledby": "h-pay" },
     el("h2", { id: "h-pay" }, t("manager.pay")),
-    table({ id: "pay-table", caption: t("manager.pay_caption"), rows: pay,
-      columns: ["interpreter_name", "month", "sessions", "talk_minutes", "billable_minutes", "late_cancellations"] }),
+    payTable(pay),
     exportLinks([
       ["manager.export.pay_csv", `/api/reports/pay/export?${query(state, { extra: { format: "csv" } })}`],
       ["manager.export.pay_xlsx", `/api/reports/pay/export?${query(state, { extra: { format: "xlsx" } })}`],

@@ -62,6 +62,29 @@ export function table({ id, caption, columns, rows, total = null, rowHeader = co
     el("table", { id }, parts));
 }
 
+const TOP = 10;
+
+/**
+ * A disclosure (closed) holding a long table: the page stays a summary, every row is one click away.
+ * `summaryText` says what opening it shows.
+ */
+export function disclosure({ id, summaryText, content }) {
+  return el("details", { id, class: "all-rows" }, el("summary", {}, summaryText), content);
+}
+
+/**
+ * A ranked table summarised: its first ten rows in view (caption says "first 10 of N"), the whole
+ * table (id `id`) behind a disclosure. Short tables are shown whole.
+ */
+export function ranked({ id, caption, columns, rows, top = TOP }) {
+  if (rows.length <= top) return table({ id, caption, columns, rows });
+  return el("div", { class: "ranked", id: `${id}-ranked` },
+    table({ id: `${id}-top`, columns, rows: rows.slice(0, top),
+      caption: t("manager.top_caption", { caption, count: fmtNumber(top), total: fmtNumber(rows.length) }) }),
+    disclosure({ id: `${id}-all`, summaryText: t("manager.rows_all", { count: fmtNumber(rows.length) }),
+      content: table({ id, caption, columns, rows }) }));
+}
+
 let plotlyLoading = null;
 
 /** plotly.js from the server (the copy bundled with the Python package), loaded once, on first use. */
