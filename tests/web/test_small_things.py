@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import World
 from tests.web.conftest import Web, ready
+from tests.web.helpers import ask_now, interpreter_available
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +66,25 @@ async def test_device_check_in_audio_only_mode_shows_no_picture_and_promises_sou
         "[...document.querySelectorAll('#check-area video')].filter(v => v.getBoundingClientRect().height > 0).length")
     assert visible_videos == 0
     assert "Bild" not in await page.locator("#check").inner_text()
+
+
+async def test_a_space_typed_while_an_offer_arrives_does_not_accept_it(web: Web, world: World) -> None:
+    """The interpreter is typing a note when an offer arrives: focus moves to the dialog itself (not to
+    "Annehmen"), so the next Space accepts nothing; Tab stays inside the dialog."""
+    interpreter = (await web.person("interpreter")).page
+    counter = (await web.person("caseworker_a")).page
+    await interpreter_available(interpreter, web.url("/interpreter.html"))
+    note = interpreter.get_by_label("Notiz", exact=False).first
+    await note.click()
+    await note.type("Urlaub")
+    await ask_now(counter, web.url("/counter.html"), "arab", "ar")
+    offer = interpreter.get_by_role("alertdialog", name="Neue Anfrage")
+    await offer.wait_for()
+    await interpreter.wait_for_function("document.activeElement && document.activeElement.id === 'offer'")
+    await interpreter.keyboard.press("Space")
+    await interpreter.keyboard.press("Tab")
+    assert await interpreter.evaluate("document.activeElement.closest('#offer') !== null")
+    # Had the Space accepted, the call would start; declining now must bring the console back instead.
+    await offer.get_by_role("button", name="Ablehnen").click()
+    await interpreter.wait_for_function("['available', 'away'].includes(document.body.dataset.status)")
+    assert await counter.evaluate("document.body.dataset.view") != "call"
