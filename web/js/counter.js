@@ -68,7 +68,13 @@ function wireClientScreen() {
 // --- device check -------------------------------------------------------------------------
 function wireDeviceCheck() {
   $("#check-hint").hidden = Boolean(localStorage.getItem("vd.checked"));
-  $("#check-open").addEventListener("click", () => { $("#check").hidden = false; $("#check-h").tabIndex = -1; $("#check-h").focus(); });
+  $("#check-open").addEventListener("click", () => {
+    // In audio-only mode the check sends sound only: the explanation must not promise a picture.
+    const key = $("#audio-only").checked ? "check.explain_audio" : "check.explain";
+    $("#check-explain").dataset.i18n = key;
+    $("#check-explain").textContent = t(key);
+    $("#check").hidden = false; $("#check-h").tabIndex = -1; $("#check-h").focus();
+  });
   $("#check-close").addEventListener("click", () => { $("#check").hidden = true; $("#check-area").replaceChildren(); });
   $("#check-start").addEventListener("click", async (e) => {
     e.target.disabled = true;

@@ -17,6 +17,9 @@ window.__vd = { state };
 const userName = (id) => (state.users.find((u) => u.id === id) || { display_name: `#${id}` }).display_name;
 const kindLabel = (kind) => (KINDS.includes(kind) ? t(`notify.kind.${kind}`) : kind);
 const statusLabel = (status) => t(`outbox.status.${status}`);
+// A "sent" row without a recipient went to the log only (the user has no e-mail address): say so, not "versandt".
+const unaddressed = (row) => row.status === "sent" && !row.recipient;
+const rowStatus = (row) => (unaddressed(row) ? t("outbox.no_address") : statusLabel(row.status));
 const BADGE = { pending: "warn", sent: "ok", failed: "bad" };
 
 function options(select, values, labelOf) {
@@ -52,7 +55,7 @@ function retryButton(row) {
 }
 
 function whenText(row) {
-  if (row.status === "sent" && row.sent_at) return t("outbox.sent_at", { time: fmtDateTime(row.sent_at) });
+  if (row.status === "sent" && row.sent_at && !unaddressed(row)) return t("outbox.sent_at", { time: fmtDateTime(row.sent_at) });
   if (row.status === "pending") return t("outbox.next_at", { time: fmtDateTime(row.next_attempt_at) });
   return "";
 }
@@ -64,7 +67,7 @@ function renderRows() {
     el("td", {}, fmtDateTime(row.created_at)),
     el("td", {}, el("div", {}, userName(row.user_id)), row.recipient ? el("small", { class: "muted" }, row.recipient) : null),
     el("td", {}, el("div", {}, kindLabel(row.kind)), row.subject ? el("small", { class: "muted" }, row.subject) : null),
-    el("td", {}, el("span", { class: `badge ${BADGE[row.status] || ""}` }, statusLabel(row.status)),
+    el("td", {}, el("span", { class: `badge ${unaddressed(row) ? "warn" : BADGE[row.status] || ""}` }, rowStatus(row)),
       whenText(row) ? el("div", {}, el("small", { class: "muted" }, whenText(row))) : null),
     el("td", {}, fmtNumber(row.attempts)),
     el("td", { class: "error-text" }, row.last_error || "–"),
@@ -120,7 +123,7 @@ function renderDetail() {
     ["outbox.recipient", `${userName(row.user_id)}${row.recipient ? ` – ${row.recipient}` : ""}`],
     ["outbox.kind", kindLabel(row.kind)],
     ["outbox.subject", row.subject || "–"],
-    ["field.status", statusLabel(row.status)],
+    ["field.status", rowStatus(row)],
     ["outbox.created", fmtDateTime(row.created_at)],
     ["outbox.attempts", fmtNumber(row.attempts)],
     ["outbox.when", whenText(row) || "–"],
