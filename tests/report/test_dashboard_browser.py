@@ -115,3 +115,26 @@ async def test_filters_grouping_and_service_level_reload_from_labelled_controls(
         assert needs == [None]
     href = await page.get_attribute("a[href*='usage/export'][href*='format=xlsx']", "href")
     assert href is not None and "language=ar" in href and "group_by=month" in href
+
+
+async def test_a_report_error_takes_the_old_figures_off_the_screen(web: Web, ledger: Ledger) -> None:
+    """After figures for 2025 are shown, a period whose start lies after its end gets a 422: the person
+    sees the German reason naming the problem, and none of the old figures stand under the new dates."""
+    page = (await web.person("manager")).page
+    await page.goto(web.url(f"/manager/?{YEAR}&group_by=language"))
+    await ready(page, "loaded")
+    await wait_ready(page)
+    await page.locator("#figures-table").wait_for()
+    assert await page.locator("#report-totals").is_visible()
+
+    await page.get_by_label("Von (Tag)").fill("2025-12-31")
+    await page.get_by_label("Bis (Tag, einschließlich)").fill("2025-01-01")
+    await page.get_by_role("button", name="Anwenden").click()
+    await page.wait_for_selector("#dashboard[data-state='error']")
+
+    status = page.locator("#report-status")
+    await status.filter(has_text="Der Bericht konnte nicht geladen werden").wait_for()
+    assert "der Beginn liegt nach dem Ende" in (await status.inner_text())
+    assert await page.locator("#figures-table, #report-totals, #report-results .js-plotly-plot").count() == 0
+    assert (await page.locator("#report-results").inner_text()).strip() == ""
+    assert await page.get_by_label("Von (Tag)").input_value() == "2025-12-31"

@@ -88,3 +88,31 @@ async def test_admin_creates_an_office_a_user_a_language_and_sets_qualifications
     await page.locator("#qual-form").get_by_role("button", name="Speichern").click()
     await page.get_by_role("cell", name="Tigrinya (beeidigt)", exact=False).wait_for()
     assert person.errors == []
+
+
+async def test_a_deactivated_user_is_told_so_only_after_the_correct_password(web: Web, world: World) -> None:
+    """A deactivated caseworker with a wrong password sees only the generic German refusal (a guess
+    learns nothing about the account); with the correct password the page says in German that the
+    account is deactivated, and the person stays on the sign-in page."""
+    admin = await web.person("admin")
+    target = world.users["caseworker_b"]
+    changed = await admin.context.request.patch(web.url(f"/api/users/{target.id}"),
+                                                headers=world.auth("admin"), data={"active": False})
+    assert changed.ok, await changed.text()
+
+    page = (await web.person(None)).page
+    await page.goto(web.url("/"))
+    await ready(page)
+    alert = page.get_by_role("alert")
+    await page.get_by_label("Benutzername").fill(target.username)
+    await page.get_by_label("Passwort").fill("wrong-password-123")
+    await page.get_by_role("button", name="Anmelden").click()
+    await alert.filter(has_text="Benutzername oder Passwort falsch").wait_for()
+    assert "deaktiviert" not in await alert.inner_text()
+
+    await page.get_by_label("Passwort").fill(PASSWORD)
+    await page.get_by_role("button", name="Anmelden").click()
+    await alert.filter(has_text="Ihr Konto ist deaktiviert").wait_for()
+    assert "falsch" not in await alert.inner_text()
+    assert await alert.is_visible()
+    assert await page.get_by_role("button", name="Anmelden").is_visible()
