@@ -138,3 +138,22 @@ async def test_a_report_error_takes_the_old_figures_off_the_screen(web: Web, led
     assert await page.locator("#figures-table, #report-totals, #report-results .js-plotly-plot").count() == 0
     assert (await page.locator("#report-results").inner_text()).strip() == ""
     assert await page.get_by_label("Von (Tag)").input_value() == "2025-12-31"
+
+
+async def test_planning_gaps_read_in_the_pages_language(web: Web, ledger: Ledger) -> None:
+    """The staffing gaps are worded from the catalogs: German weekday, "Bedarf … vorhanden" with a
+    decimal comma; after the switch to English, "needed … available"; never the server's "need/have"."""
+    page = (await web.person("manager")).page
+    await page.goto(web.url(f"/manager/?{YEAR}&group_by=language"))
+    await ready(page, "loaded")
+    await wait_ready(page)
+    cells = page.locator("#planning-gap-summary tbody tr th, #planning-gap-summary tbody tr [data-col='text']")
+    await cells.first.wait_for()
+    first = await cells.first.inner_text()
+    assert "Bedarf" in first and "vorhanden" in first and "need" not in first, first
+    assert any(day in first for day in ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag")), first
+    await page.get_by_role("button", name="English").click()
+    await page.locator("#planning-gap-summary").filter(has_text="needed").first.wait_for()
+    first = await page.locator(
+        "#planning-gap-summary tbody tr th, #planning-gap-summary tbody tr [data-col='text']").first.inner_text()
+    assert "available" in first and "Bedarf" not in first, first

@@ -93,6 +93,8 @@ def test_keys_built_from_server_values_exist_for_every_value() -> None:
         "call.quality_": ["none", "good", "fair", "poor"],
         "call.peer_left_": ["counter", "interpreter", "guest"],
         "offer.revoked_": ["taken", "other"],
+        "weekday": [str(d) for d in range(7)],  # the planning gaps' weekday (dashboard.js gapText)
+        "staffing.day_short": [str(d) for d in range(7)],
     }
     for lang in ("de", "en"):
         messages = catalog(f"{lang}.json")

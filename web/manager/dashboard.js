@@ -134,6 +134,13 @@ function totals(total) {
     el("dt", {}, t(`manager.col.${c}`)), el("dd", { "data-value": total[c] ?? "" }, formatCell(c, total[c])))));
 }
 
+/** One gap in the page's language: the server's `text` is English for the CLI and exports. */
+function gapText(gap) {
+  const one = (x) => fmtNumber(Math.round(x * 10) / 10);
+  return t("manager.gap_text", { language: gap.language_name, weekday: t(`weekday.${gap.weekday}`),
+    start: gap.start_hour, end: gap.end_hour, need: one(gap.need), have: one(gap.have) });
+}
+
 /**
  * The staffing gaps summarised: how many and how many person-hours a week are missing, the ten worst
  * (the API ranks them), and every gap behind a disclosure; a year of data has hundreds.
@@ -207,7 +214,7 @@ function render(root, state, data) {
     el("p", { id: "plan-hint", class: "muted" }, t("manager.planning_hint", {
       weeks: formatCell("weeks", plan.weeks), source: t(`manager.presence.${plan.presence_source}`) })),
     planningForm(state, () => refresh(root, state)),
-    gapSummary(plan.gaps),
+    gapSummary(plan.gaps.map((g) => ({ ...g, text: gapText(g) }))),
     table({ id: "planning-languages", caption: t("manager.planning_languages"),
       columns: ["language_name", "requests", "arrivals_per_week", "aht_seconds", "unmet", "peak_need", "hours_short",
         "interpreters_registered", "peak_erlang_c", "peak_erlang_a"], rows: plan.languages }),
