@@ -6,6 +6,7 @@ keyboard-reachable box that fits the window."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,11 @@ async def test_manager_page_summarises_first_and_its_wide_table_scrolls_visibly(
     total_text = await page.text_content("#planning-gap-total")
     assert total_text is not None and total_text.startswith(f"{german_int(len(gaps))} Lücken"), total_text
     worst = await page.locator("#planning-worst tbody tr th").all_text_contents()
-    assert worst == [g["text"] for g in gaps[:10]]
+    # The ten worst in the API's order, worded in German from the catalog (not the server's English text).
+    days = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
+    one = lambda x: f"{math.floor(x * 10 + 0.5) / 10:g}".replace(".", ",")  # noqa: E731 - as the page's Math.round
+    assert worst == [f"{g['language_name']}, {days[g['weekday']]} {g['start_hour']}–{g['end_hour']} Uhr: "
+                     f"Bedarf {one(g['need'])}, vorhanden {one(g['have'])}" for g in gaps[:10]]
 
     disclosure = page.locator("#planning-all-gaps")
     assert await disclosure.evaluate("d => d.tagName") == "DETAILS"
