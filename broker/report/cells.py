@@ -134,7 +134,7 @@ async def groups(
         for start, end in part.edges
     ]
     wait = case((counted_wait, cast(L.wait_seconds, String)))
-    edge = select(*edge_keys, *edge_sums, _concat(dialect, wait)).where(or_(*ranges), *_edge_filters(filters))
+    edge = select(*edge_keys, *edge_sums, _concat(dialect, wait)).where(or_(*ranges), *dimension_filters(filters))
     if edge_keys:
         edge = edge.group_by(*edge_keys)
     for row in await db.execute(edge):
@@ -151,13 +151,17 @@ async def groups(
     return out
 
 
-def _edge_filters(filters: ReportFilters) -> list[ColumnElement[bool]]:
+def dimension_filters(filters: ReportFilters) -> list[ColumnElement[bool]]:
+    """The ledger conditions of every filter but the period (the fast path only sees the first four)."""
     where: list[ColumnElement[bool]] = []
     for values, column in (
         (filters.office_id, L.office_id),
         (filters.office_kind, L.office_kind),
         (filters.district, L.district_ags),
         (filters.language, L.language_code),
+        (filters.purpose, L.purpose),
+        (filters.mode, L.mode),
+        (filters.media, L.media),
     ):
         if values:
             where.append(column.in_(values))

@@ -166,18 +166,7 @@ def conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
         where.append(L.requested_at >= start)
     if end is not None:
         where.append(L.requested_at < end)
-    for values, column in (
-        (filters.office_id, L.office_id),
-        (filters.office_kind, L.office_kind),
-        (filters.district, L.district_ags),
-        (filters.language, L.language_code),
-        (filters.purpose, L.purpose),
-        (filters.mode, L.mode),
-        (filters.media, L.media),
-    ):
-        if values:
-            where.append(column.in_(values))
-    return where
+    return [*where, *cells.dimension_filters(filters)]
 
 
 @dataclass(frozen=True)
