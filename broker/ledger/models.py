@@ -73,22 +73,9 @@ class LedgerEntry(Base):
     late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class UsageRollup(Base):
-    """The ledger summed per local month × office × office kind × district × language.
+class _RollupCell:
+    """What a roll-up cell holds besides its period: the dimensions, the sums and the waits."""
 
-    Kept by database triggers on `usage_ledger` (broker/ledger/rollup.py), so every writer —
-    the ledger service, the demo history's bulk inserts, a bench's COPY, a rating given later —
-    changes it in the same statement and transaction as the ledger row: it cannot disagree
-    with the ledger. `waits` holds the cell's counted waits (measured and censored, whole
-    seconds) as comma-separated text in no order, so percentiles over any union of cells are
-    exact. Reports read it for whole months; see docs/reports.md.
-    """
-
-    __tablename__ = "usage_rollup"
-    # SQLite stores the rows in key order (month first): a period is one contiguous range.
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    local_month: Mapped[str] = mapped_column(String(7), primary_key=True)
     office_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     language_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     office_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -108,3 +95,30 @@ class UsageRollup(Base):
     waits_measured: Mapped[int] = mapped_column(Integer)
     waits_censored: Mapped[int] = mapped_column(Integer)
     waits: Mapped[str | None] = mapped_column(Text)
+
+
+class UsageRollup(_RollupCell, Base):
+    """The ledger summed per local month × office × office kind × district × language.
+
+    Kept by database triggers on `usage_ledger` (broker/ledger/rollup.py), so every writer —
+    the ledger service, the demo history's bulk inserts, a bench's COPY, a rating given later —
+    changes it in the same statement and transaction as the ledger row: it cannot disagree
+    with the ledger. `waits` holds the cell's counted waits (measured and censored, whole
+    seconds) as comma-separated text in no order, so percentiles over any union of cells are
+    exact. Reports read it for whole months; see docs/reports.md.
+    """
+
+    __tablename__ = "usage_rollup"
+    # SQLite stores the rows in key order (month first): a period is one contiguous range.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    local_month: Mapped[str] = mapped_column(String(7), primary_key=True, sort_order=-1)
+
+
+class UsageRollupYear(_RollupCell, Base):
+    """The same sums per local year ('YYYY'), kept by the same triggers; reports read it for whole years."""
+
+    __tablename__ = "usage_rollup_year"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    local_year: Mapped[str] = mapped_column(String(4), primary_key=True, sort_order=-1)

@@ -1,4 +1,4 @@
-"""The usage roll-up (`usage_rollup`): what one ledger row adds to its cell, the triggers, a rebuild.
+"""The usage roll-ups (`usage_rollup` per month, `usage_rollup_year` per year): cells, triggers, a rebuild.
 
 Why triggers and not the ledger service: the ledger has several writers (the service's
 INSERT … SELECT, the ORM for refused demand, the demo history's bulk inserts, COPY in the bench,
@@ -7,14 +7,19 @@ that changes the ledger row, so the cell and the row commit or roll back togethe
 writes. Inserts add the row to its cell (an UPSERT), deletes take it out again (the wait is
 removed from the cell's list once) and an update does both, old then new.
 
-The SQL is generated here once from `contributions` and used by migration 0007, by `rebuild`
-and (as the same definitions in SQLAlchemy form) by the report's raw-row path in
+Two tiers with the same sums: months (for reports by month and for part years) and local years
+(a report over whole years reads a twelfth of the cells; an all-time report over a million ledger
+rows scans ~30,000 year cells instead of ~240,000 month cells).
+
+The SQL is generated here once from `contributions` and used by migrations 0007 and 0008, by
+`rebuild` and (as the same definitions in SQLAlchemy form) by the report's raw-row path in
 broker/report/service.py; tests/report/test_rollup.py checks that all of them agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select, text
@@ -23,8 +28,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.database import UTCDateTime
 from broker.ledger.models import LOCAL_TZ, LedgerEntry, local_keys
 
-TABLE = "usage_rollup"
-KEYS = ("local_month", "office_id", "language_code", "office_kind", "district_ags")
+
+@dataclass(frozen=True)
+class Tier:
+    """One roll-up table: its name, its period column and how a ledger row's local month gives that period."""
+
+    table: str
+    period: str
+    period_of: str  # SQL with {r} for the ledger row prefix
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.period, "office_id", "language_code", "office_kind", "district_ags")
+
+    def key_values(self, r: str) -> list[str]:
+        return [self.period_of.format(r=r), *(f"{r}{key}" for key in self.keys[1:])]
+
+
+MONTH = Tier("usage_rollup", "local_month", "{r}local_month")
+YEAR = Tier("usage_rollup_year", "local_year", "substr({r}local_month, 1, 4)")
+TIERS = (MONTH, YEAR)
+TABLE = MONTH.table
+KEYS = MONTH.keys
 SUM_COLUMNS = (
     "requests", "demand", "sessions", "talk_seconds", "requests_on_demand", "sessions_on_demand", "unmet",
     "no_shows", "late_cancellations", "ratings", "rating_sum", "with_problems", "waits_measured", "waits_censored",
@@ -72,52 +97,57 @@ def wait_text(r: str) -> str:
     return f"CASE WHEN {_measured(r)} OR {_censored(r)} THEN CAST({r}wait_seconds AS TEXT) END"
 
 
-def _upsert(r: str) -> str:
-    values = [f"{r}{key}" for key in KEYS] + list(contributions(r).values()) + [wait_text(r)]
-    updates = [f"{name} = {TABLE}.{name} + excluded.{name}" for name in SUM_COLUMNS]
+def _upsert(r: str, tier: Tier) -> str:
+    table = tier.table
+    values = tier.key_values(r) + list(contributions(r).values()) + [wait_text(r)]
+    updates = [f"{name} = {table}.{name} + excluded.{name}" for name in SUM_COLUMNS]
     updates.append(
-        f"waits = CASE WHEN excluded.waits IS NULL THEN {TABLE}.waits WHEN {TABLE}.waits IS NULL THEN excluded.waits "
-        f"ELSE {TABLE}.waits || ',' || excluded.waits END"
+        f"waits = CASE WHEN excluded.waits IS NULL THEN {table}.waits WHEN {table}.waits IS NULL THEN excluded.waits "
+        f"ELSE {table}.waits || ',' || excluded.waits END"
     )
     return (
-        f"INSERT INTO {TABLE} ({', '.join((*KEYS, *SUM_COLUMNS, 'waits'))}) VALUES ({', '.join(values)}) "
-        f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {', '.join(updates)}"
+        f"INSERT INTO {table} ({', '.join((*tier.keys, *SUM_COLUMNS, 'waits'))}) VALUES ({', '.join(values)}) "
+        f"ON CONFLICT ({', '.join(tier.keys)}) DO UPDATE SET {', '.join(updates)}"
     )
 
 
-def _subtract(r: str, dialect: str) -> list[str]:
+def _subtract(r: str, dialect: str, tier: Tier) -> list[str]:
     """Take row `r` out of its cell: sums down, its wait out of the list once, an emptied cell deleted."""
+    table = tier.table
     find, trim = ("instr", "trim") if dialect == "sqlite" else ("strpos", "btrim")
     wait = wait_text(r)
-    framed = f"(',' || {TABLE}.waits || ',')"
+    framed = f"(',' || {table}.waits || ',')"
     at = f"{find}({framed}, ',' || {wait} || ',')"
     removed = f"NULLIF({trim}(substr({framed}, 1, {at}) || substr({framed}, {at} + length({wait}) + 2), ','), '')"
-    updates = [f"{name} = {TABLE}.{name} - ({expr})" for name, expr in contributions(r).items()]
-    updates.append(f"waits = CASE WHEN {wait} IS NULL THEN {TABLE}.waits ELSE {removed} END")
-    cell = " AND ".join(f"{key} = {r}{key}" for key in KEYS)
+    updates = [f"{name} = {table}.{name} - ({expr})" for name, expr in contributions(r).items()]
+    updates.append(f"waits = CASE WHEN {wait} IS NULL THEN {table}.waits ELSE {removed} END")
+    cell = " AND ".join(f"{key} = {value}" for key, value in zip(tier.keys, tier.key_values(r), strict=True))
     return [
-        f"UPDATE {TABLE} SET {', '.join(updates)} WHERE {cell}",
-        f"DELETE FROM {TABLE} WHERE {cell} AND requests = 0",
+        f"UPDATE {table} SET {', '.join(updates)} WHERE {cell}",
+        f"DELETE FROM {table} WHERE {cell} AND requests = 0",
     ]
 
 
-def trigger_ddl(dialect: str) -> list[str]:
-    """Statements that create the triggers keeping `usage_rollup` equal to the ledger."""
+def trigger_ddl(dialect: str, tiers: Sequence[Tier] = TIERS) -> list[str]:
+    """Statements that create the triggers keeping the roll-up tables `tiers` equal to the ledger.
+
+    Migrations name their tiers explicitly: 0007 made the triggers for months only.
+    """
+    inserts = [_upsert("NEW.", tier) for tier in tiers]
+    deletes = [statement for tier in tiers for statement in _subtract("OLD.", dialect, tier)]
     if dialect == "sqlite":
         def body(*statements: str) -> str:
             return "BEGIN " + " ".join(f"{s};" for s in statements) + " END"
 
         return [
-            f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage_ledger {body(_upsert('NEW.'))}",
-            f"CREATE TRIGGER usage_rollup_delete AFTER DELETE ON usage_ledger {body(*_subtract('OLD.', dialect))}",
-            f"CREATE TRIGGER usage_rollup_update AFTER UPDATE ON usage_ledger "
-            f"{body(*_subtract('OLD.', dialect), _upsert('NEW.'))}",
+            f"CREATE TRIGGER usage_rollup_insert AFTER INSERT ON usage_ledger {body(*inserts)}",
+            f"CREATE TRIGGER usage_rollup_delete AFTER DELETE ON usage_ledger {body(*deletes)}",
+            f"CREATE TRIGGER usage_rollup_update AFTER UPDATE ON usage_ledger {body(*deletes, *inserts)}",
         ]
-    subtract = " ".join(f"{s};" for s in _subtract("OLD.", dialect))
     return [
         "CREATE FUNCTION usage_rollup_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {subtract} END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_upsert('NEW.')}; END IF; "
+        f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {' '.join(f'{s};' for s in deletes)} END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {' '.join(f'{s};' for s in inserts)} END IF; "
         "RETURN NULL; END $$",
         "CREATE TRIGGER usage_rollup_sync AFTER INSERT OR UPDATE OR DELETE ON usage_ledger "
         "FOR EACH ROW EXECUTE FUNCTION usage_rollup_apply()",
@@ -133,20 +163,21 @@ def drop_trigger_ddl(dialect: str) -> list[str]:
     ]
 
 
-def fill_sql(dialect: str, *, bounded: bool) -> str:
-    """INSERT … SELECT of the cells of the ledger rows (optionally those in [:start, :end))."""
+def fill_sql(dialect: str, *, bounded: bool, tier: Tier = MONTH) -> str:
+    """INSERT … SELECT of the tier's cells of the ledger rows (optionally those in [:start, :end))."""
     concat = "group_concat" if dialect == "sqlite" else "string_agg"
     sums = [f"SUM({expr})" for expr in contributions("").values()]
     where = " WHERE requested_at >= :start AND requested_at < :end" if bounded else ""
+    keys = tier.key_values("")
     return (
-        f"INSERT INTO {TABLE} ({', '.join((*KEYS, *SUM_COLUMNS, 'waits'))}) "
-        f"SELECT {', '.join(KEYS)}, {', '.join(sums)}, {concat}({wait_text('')}, ',') "
-        f"FROM usage_ledger{where} GROUP BY {', '.join(KEYS)}"
+        f"INSERT INTO {tier.table} ({', '.join((*tier.keys, *SUM_COLUMNS, 'waits'))}) "
+        f"SELECT {', '.join(keys)}, {', '.join(sums)}, {concat}({wait_text('')}, ',') "
+        f"FROM usage_ledger{where} GROUP BY {', '.join(keys)}"
     )
 
 
 async def rebuild(*, db: AsyncSession, progress: Callable[[int, int, int], None] | None = None) -> int:
-    """Recompute every cell from the ledger, one local year at a time; returns the number of cells.
+    """Recompute both tiers from the ledger, one local year at a time; returns the number of month cells.
 
     For a database whose roll-up is missing or suspect. Runs in the caller's transaction (which
     commits); on PostgreSQL the ledger is locked against writers meanwhile (SHARE mode: reports
@@ -156,19 +187,23 @@ async def rebuild(*, db: AsyncSession, progress: Callable[[int, int, int], None]
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         await db.execute(text("LOCK TABLE usage_ledger IN SHARE MODE"))
-    await db.execute(text(f"DELETE FROM {TABLE}"))
+    for tier in TIERS:
+        await db.execute(text(f"DELETE FROM {tier.table}"))
     first, last = (await db.execute(select(func.min(LedgerEntry.requested_at),
                                            func.max(LedgerEntry.requested_at)))).one()
     if first is None:
         return 0
-    fill = text(fill_sql(dialect, bounded=True)).bindparams(
-        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
-    )
+    fills = [
+        text(fill_sql(dialect, bounded=True, tier=tier)).bindparams(
+            bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+        for tier in TIERS
+    ]
     first_year, last_year = int(local_keys(first)[0][:4]), int(local_keys(last)[0][:4])
     cells = 0
     for year in range(first_year, last_year + 1):
         start, end = _local_new_year(year), _local_new_year(year + 1)
-        await db.execute(fill, {"start": start, "end": end})
+        for fill in fills:
+            await db.execute(fill, {"start": start, "end": end})
         rows, added = (await db.execute(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.requested_at >= start,
                                                                   LedgerEntry.requested_at < end)

@@ -330,11 +330,8 @@ def _from_groups(
     """The report from its groups: figures per row, median and p90 interpolated from each group's waits."""
     found.sort(key=lambda group: group[0])
     labels = [{v: names.of(g, v) for v in {group[0][i] for group in found}} for i, g in enumerate(group_by)]
-    rows, totals, histogram = report_rows.build(found, [g.value for g in group_by], labels)
-    total = UsageFigures.model_construct(**figures(
-        dict(zip(SUM_COLUMNS, totals, strict=True)),
-        report_rows.histogram_percentile(histogram, 0.5), report_rows.histogram_percentile(histogram, 0.9),
-    ))
+    rows, totals, (median, p90) = report_rows.build(found, [g.value for g in group_by], labels)
+    total = UsageFigures.model_construct(**figures(dict(zip(SUM_COLUMNS, totals, strict=True)), median, p90))
     return UsageReport.model_construct(filters=filters, group_by=group_by, rows=rows, total=total)
 
 

@@ -13,7 +13,7 @@ import os
 import random
 import subprocess
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +26,7 @@ from broker.enums import LedgerOutcome as O
 from broker.enums import Media, OfficeKind, RequestMode
 from broker.ledger import rollup
 from broker.ledger import service as ledger_service
-from broker.ledger.models import LedgerEntry, UsageRollup, local_keys
+from broker.ledger.models import LedgerEntry, UsageRollup, UsageRollupYear, local_keys
 from broker.report import cells, service
 from broker.report import rows as report_rows
 from broker.report.schemas import Grouping, ReportFilters
@@ -35,10 +35,11 @@ from tests.conftest import World
 LANGUAGES = ["ar", "uk", "fa", "gsg"]
 PURPOSES = ["residence_permit", "other"]
 ROLLUP_GROUPINGS = [Grouping.LANGUAGE, Grouping.OFFICE, Grouping.OFFICE_KIND, Grouping.DISTRICT, Grouping.MONTH]
-FIRST = datetime(2024, 9, 20, tzinfo=UTC)
+# Whole local year 2024 lies inside, so reports over whole years read the year cells.
+FIRST = datetime(2023, 11, 20, tzinfo=UTC)
 LAST = datetime(2025, 5, 10, tzinfo=UTC)
 # Local month starts (23:00 or 22:00 UTC the day before): rows just before and after them.
-MONTH_EDGES = [datetime(2024, m, 1, tzinfo=UTC) for m in (10, 11, 12)] + [
+MONTH_EDGES = [datetime(2023, 12, 1, tzinfo=UTC)] + [datetime(2024, m, 1, tzinfo=UTC) for m in (1, 3, 10, 11, 12)] + [
     datetime(2025, m, 1, tzinfo=UTC) for m in (1, 2, 3, 4, 5)
 ]
 
@@ -73,12 +74,13 @@ def random_row(rng: random.Random, world: World) -> dict[str, Any]:
     }
 
 
-def expected_cells(rows: list[Any]) -> dict[tuple[Any, ...], tuple[list[int], list[int]]]:
-    """The roll-up recomputed in Python from ledger rows, from docs/reports.md's definitions."""
+def expected_cells(rows: list[Any], *, years: bool = False) -> dict[tuple[Any, ...], tuple[list[int], list[int]]]:
+    """The roll-up (month cells, or year cells) recomputed in Python from ledger rows, from docs/reports.md."""
     out: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0] * 14)
     waits: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for r in rows:
-        key = (r.local_month, r.office_id, r.language_code, str(r.office_kind.value), r.district_ags)
+        period = r.local_month[:4] if years else r.local_month
+        key = (period, r.office_id, r.language_code, str(r.office_kind.value), r.district_ags)
         on_demand = r.mode is RequestMode.ON_DEMAND
         measured = on_demand and r.connected_at is not None and r.wait_seconds is not None
         censored = on_demand and r.outcome is O.UNFILLED and r.wait_seconds is not None
@@ -105,13 +107,15 @@ def expected_cells(rows: list[Any]) -> dict[tuple[Any, ...], tuple[list[int], li
 
 
 async def assert_rollup_matches_ledger(db: AsyncSession) -> None:
-    ledger = (await db.execute(select(LedgerEntry))).scalars().all()
-    stored = {}
-    for cell in (await db.execute(select(UsageRollup))).scalars().all():
-        key = tuple(getattr(cell, k) for k in rollup.KEYS)
-        waits = sorted(int(w) for w in cell.waits.split(",")) if cell.waits else []
-        stored[key] = ([getattr(cell, name) for name in rollup.SUM_COLUMNS], waits)
-    assert stored == expected_cells(list(ledger))
+    """Both tiers, month cells and year cells, equal their recomputation from the ledger rows."""
+    ledger = list((await db.execute(select(LedgerEntry))).scalars().all())
+    for model, tier in ((UsageRollup, rollup.MONTH), (UsageRollupYear, rollup.YEAR)):
+        stored = {}
+        for cell in (await db.execute(select(model))).scalars().all():
+            key = tuple(getattr(cell, k) for k in tier.keys)
+            waits = sorted(int(w) for w in cell.waits.split(",")) if cell.waits else []
+            stored[key] = ([getattr(cell, name) for name in rollup.SUM_COLUMNS], waits)
+        assert stored == expected_cells(ledger, years=tier is rollup.YEAR), tier.table
 
 
 async def add_random_ledger(db: AsyncSession, world: World, rng: random.Random, count: int) -> None:
@@ -127,12 +131,12 @@ async def add_random_ledger(db: AsyncSession, world: World, rng: random.Random, 
 
 def random_day(rng: random.Random) -> date:
     choice = rng.random()
-    if choice < 0.3:  # a first of a month
-        return date(rng.choice([2024, 2025]), rng.choice([1, 2, 3, 4, 10, 11, 12]), 1)
-    if choice < 0.5:  # a last of a month
-        first = date(rng.choice([2024, 2025]), rng.choice([1, 2, 3, 9, 10, 11, 12]), 1)
+    if choice < 0.3:  # a first of a month (a first of a year often)
+        return date(rng.choice([2023, 2024, 2025]), rng.choice([1, 1, 1, 2, 3, 4, 10, 11, 12]), 1)
+    if choice < 0.5:  # a last of a month (a last of a year often)
+        first = date(rng.choice([2023, 2024, 2025]), rng.choice([12, 12, 12, 1, 2, 3, 9, 10, 11]), 1)
         return (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return date(2024, 9, 15) + timedelta(days=rng.randrange(250))
+    return date(2023, 11, 15) + timedelta(days=rng.randrange(550))
 
 
 def random_filters(rng: random.Random, world: World) -> dict[str, Any]:
@@ -216,12 +220,13 @@ async def test_rebuild_recomputes_a_lost_rollup(db: AsyncSession, world: World) 
     """`rebuild` (the CLI's rebuild-rollups) restores every cell from the ledger, reporting each year."""
     await add_random_ledger(db, world, random.Random(11), 80)
     await db.execute(text("DELETE FROM usage_rollup"))
+    await db.execute(text("DELETE FROM usage_rollup_year"))
     await db.commit()
     years: list[tuple[int, int, int]] = []
     cells_written = await rollup.rebuild(db=db, progress=lambda *year: years.append(year))
     await db.commit()
     await assert_rollup_matches_ledger(db)
-    assert [y for y, _, _ in years] == [2024, 2025]
+    assert [y for y, _, _ in years] == [2023, 2024, 2025]
     assert sum(rows for _, _, rows in years) == 80
     assert cells_written == (await db.execute(select(UsageRollup))).all().__len__()
 
@@ -230,46 +235,91 @@ async def test_rebuild_recomputes_a_lost_rollup(db: AsyncSession, world: World) 
 async def test_fast_path_equals_ledger_rows_for_random_ledgers_filters_and_periods(
     db: AsyncSession, world: World, seed: int
 ) -> None:
-    """Roll-up cells for whole months plus part-month edge rows give exactly the ledger rows' report."""
+    """Year cells, month cells and part-month edge rows give exactly the ledger rows' report."""
     rng = random.Random(seed)
     await add_random_ledger(db, world, rng, 150)
-    used_rollup = 0
+    used_rollup = used_years = 0
     for case in range(30):
         filters = ReportFilters.model_validate(random_filters(rng, world))
         pool = ROLLUP_GROUPINGS + ([Grouping.PURPOSE, Grouping.WEEK] if rng.random() < 0.15 else [])
         group_by = rng.sample(pool, rng.randint(0, 3))
-        used_rollup += cells.split(filters, group_by) is not None
+        part = cells.split(filters, group_by)
+        used_rollup += part is not None
+        used_years += part is not None and part.years is not None
         fast = await service.usage_report(db=db, filters=filters, group_by=group_by)
         slow = await service.usage_report(db=db, filters=filters, group_by=group_by, use_rollup=False)
         assert fast.model_dump() == slow.model_dump(), f"seed {seed} case {case}: {filters!r} by {group_by}"
     assert used_rollup >= 10  # the property is about the fast path: most cases must take it
+    assert used_years >= 3
 
 
 def test_split_reads_whole_months_from_cells_and_part_months_from_rows() -> None:
     """A period from 15 Jan to 10 Apr: cells for Feb–Mar, ledger rows for 15–31 Jan and 1–10 Apr."""
     part = cells.split(ReportFilters.model_validate({"from": "2025-01-15", "to": "2025-04-10"}), [Grouping.LANGUAGE])
     assert part is not None
-    assert (part.first_month, part.last_month) == ("2025-02", "2025-03")
+    assert (part.years, part.months) == (None, [("2025-02", "2025-03")])
     assert [(s and s.isoformat(), e and e.isoformat()) for s, e in part.edges] == [
         ("2025-01-14T23:00:00+00:00", "2025-01-31T23:00:00+00:00"),
         ("2025-03-31T22:00:00+00:00", "2025-04-10T22:00:00+00:00"),
     ]
-    whole = cells.split(ReportFilters.model_validate({"from": "2025-01-01", "to": "2025-12-31"}), [])
-    assert whole == cells.Split("2025-01", "2025-12", [])
     assert cells.split(ReportFilters.model_validate({"from": "2025-01-02", "to": "2025-01-30"}), []) is None
     assert cells.split(ReportFilters(), [Grouping.WEEKDAY_HOUR]) is None
     assert cells.split(ReportFilters(mode=[RequestMode.BOOKED]), []) is None
 
 
-def test_histogram_percentile_equals_sorted_list_percentile() -> None:
-    """The total's median and p90 from a histogram of whole seconds equal interpolation over the sorted waits."""
+def test_split_reads_whole_years_from_year_cells_unless_the_report_is_by_month() -> None:
+    """15 Mar 2023 – 10 May 2025: year cells for 2024, month cells for Apr–Dec 2023 and Jan–Apr 2025, rows at the edges."""
+    period = ReportFilters.model_validate({"from": "2023-03-15", "to": "2025-05-10"})
+    part = cells.split(period, [Grouping.LANGUAGE])
+    assert part is not None
+    assert (part.years, part.months) == (("2024", "2024"), [("2023-04", "2023-12"), ("2025-01", "2025-04")])
+    assert len(part.edges) == 2
+    by_month = cells.split(period, [Grouping.LANGUAGE, Grouping.MONTH])
+    assert by_month is not None and (by_month.years, by_month.months) == (None, [("2023-04", "2025-04")])
+    assert cells.split(ReportFilters.model_validate({"from": "2025-01-01", "to": "2025-12-31"}), []) == cells.Split(
+        ("2025", "2025"), [], [])
+    assert cells.split(ReportFilters(), [Grouping.OFFICE]) == cells.Split((None, None), [], [])
+    assert cells.split(ReportFilters.model_validate({"to": "2024-06-30"}), []) == cells.Split(
+        (None, "2023"), [("2024-01", "2024-06")], [])
+    within = cells.split(ReportFilters.model_validate({"from": "2024-02-01", "to": "2024-11-30"}), [])
+    assert within == cells.Split(None, [("2024-02", "2024-11")], [])
+
+
+async def test_a_whole_year_report_reads_the_year_cells(db: AsyncSession, world: World) -> None:
+    """Proof that the year tier is read (and not only kept): a year cell changed by hand shows in the report."""
+    await add_random_ledger(db, world, random.Random(21), 60)
+    year = ReportFilters.model_validate({"from": "2024-01-01", "to": "2024-12-31"})
+    before = await service.usage_report(db=db, filters=year, group_by=[Grouping.LANGUAGE])
+    year_cells = len((await db.execute(select(UsageRollupYear).where(UsageRollupYear.local_year == "2024"))).all())
+    assert year_cells >= len(before.rows) > 1
+    await db.execute(update(UsageRollupYear).where(UsageRollupYear.local_year == "2024").values(
+        requests=UsageRollupYear.requests + 1000))
+    after = await service.usage_report(db=db, filters=year, group_by=[Grouping.LANGUAGE])
+    assert after.total.requests == before.total.requests + 1000 * year_cells
+    by_month = await service.usage_report(db=db, filters=year, group_by=[Grouping.MONTH])
+    assert by_month.total.requests == before.total.requests  # months come from month cells
+
+
+def test_vectorised_group_percentiles_equal_sorted_list_percentiles() -> None:
+    """Every group's and the total's median and p90 from the one numpy pass equal interpolation over sorted waits."""
     rng = random.Random(3)
-    for _ in range(300):
-        waits = sorted(rng.choice([rng.randrange(5), rng.randrange(400)]) for _ in range(rng.randint(1, 40)))
-        for fraction in (0.5, 0.9):
-            assert report_rows.histogram_percentile(Counter(waits), fraction) == service.percentile_sorted(
-                waits, fraction)
-    assert report_rows.histogram_percentile(Counter(), 0.5) is None
+    for _ in range(100):
+        groups = [
+            [rng.choice([rng.randrange(5), rng.randrange(400)]) for _ in range(rng.choice([0, 1, 2, rng.randint(3, 40)]))]
+            for _ in range(rng.randint(1, 30))
+        ]
+        texts = [",".join(map(str, waits)) or None for waits in groups]
+        (medians, p90s), ((median,), (p90,)) = report_rows.group_percentiles(texts, (0.5, 0.9))
+        assert medians == [service.percentile_sorted(sorted(w), 0.5) for w in groups]
+        assert p90s == [service.percentile_sorted(sorted(w), 0.9) for w in groups]
+        everything = sorted(w for waits in groups for w in waits)
+        assert (median, p90) == (service.percentile_sorted(everything, 0.5), service.percentile_sorted(everything, 0.9))
+
+
+def test_group_percentiles_refuse_waits_that_are_not_whole_seconds() -> None:
+    """A malformed waits text is an error, not a silently shifted percentile of the next group."""
+    with pytest.raises(ValueError, match="whole seconds"):
+        report_rows.group_percentiles(["1,2", "x"], (0.5,))
 
 
 async def test_cli_rebuild_rollups_prints_progress_and_restores_cells(
@@ -278,6 +328,7 @@ async def test_cli_rebuild_rollups_prints_progress_and_restores_cells(
     """`videodolmetschen report rebuild-rollups` recomputes a wiped roll-up and says what it did per year."""
     await add_random_ledger(db, world, random.Random(12), 40)
     await db.execute(text("DELETE FROM usage_rollup"))
+    await db.execute(text("DELETE FROM usage_rollup_year"))
     await db.commit()
     env = {**os.environ, "VD_DATABASE_URL": database_url}
     done = await asyncio.to_thread(

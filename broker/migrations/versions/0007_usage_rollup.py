@@ -35,9 +35,9 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     dialect = op.get_bind().dialect.name
-    for statement in rollup.trigger_ddl(dialect):
+    for statement in rollup.trigger_ddl(dialect, tiers=[rollup.MONTH]):
         op.execute(statement)
-    op.execute(rollup.fill_sql(dialect, bounded=False))
+    op.execute(rollup.fill_sql(dialect, bounded=False, tier=rollup.MONTH))
 
 
 def downgrade() -> None:
