@@ -45,7 +45,7 @@ def _keys(columns: Any, period: Any) -> dict[Grouping, Any]:
 
 
 ROLLUP_KEYS = _keys(R, R.local_month)
-YEAR_KEYS = {g: column for g, column in _keys(Y, None).items() if g is not Grouping.MONTH}
+YEAR_KEYS: dict[Grouping, Any] = {g: column for g, column in _keys(Y, None).items() if g is not Grouping.MONTH}
 
 # One group of a report: its key values, its sums (in SUM_COLUMNS order) and its counted waits as text.
 Group = tuple[tuple[Any, ...], list[int], str | None]

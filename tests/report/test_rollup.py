@@ -268,7 +268,7 @@ def test_split_reads_whole_months_from_cells_and_part_months_from_rows() -> None
 
 
 def test_split_reads_whole_years_from_year_cells_unless_the_report_is_by_month() -> None:
-    """15 Mar 2023 – 10 May 2025: year cells for 2024, month cells for Apr–Dec 2023 and Jan–Apr 2025, rows at the edges."""
+    """15 Mar 2023 – 10 May 2025: year cells for 2024, month cells for Apr–Dec 2023 and Jan–Apr 2025, rows at edges."""
     period = ReportFilters.model_validate({"from": "2023-03-15", "to": "2025-05-10"})
     part = cells.split(period, [Grouping.LANGUAGE])
     assert part is not None
@@ -304,10 +304,8 @@ def test_vectorised_group_percentiles_equal_sorted_list_percentiles() -> None:
     """Every group's and the total's median and p90 from the one numpy pass equal interpolation over sorted waits."""
     rng = random.Random(3)
     for _ in range(100):
-        groups = [
-            [rng.choice([rng.randrange(5), rng.randrange(400)]) for _ in range(rng.choice([0, 1, 2, rng.randint(3, 40)]))]
-            for _ in range(rng.randint(1, 30))
-        ]
+        sizes = [rng.choice([0, 1, 2, rng.randint(3, 40)]) for _ in range(rng.randint(1, 30))]
+        groups = [[rng.choice([rng.randrange(5), rng.randrange(400)]) for _ in range(size)] for size in sizes]
         texts = [",".join(map(str, waits)) or None for waits in groups]
         (medians, p90s), ((median,), (p90,)) = report_rows.group_percentiles(texts, (0.5, 0.9))
         assert medians == [service.percentile_sorted(sorted(w), 0.5) for w in groups]
