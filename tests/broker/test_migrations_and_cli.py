@@ -34,7 +34,8 @@ def _fresh_url(backend: str, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     require_or_skip(bool(PG_URL), "PostgreSQL (VD_TEST_DATABASE_URL_PG)")
     base, _, _ = PG_URL.rpartition("/")
-    return f"{base}/videodolmetschen_migrations"
+    # A name of this process's own: two suites at once must not drop each other's database.
+    return f"{base}/videodolmetschen_migrations_{os.getpid()}"
 
 
 async def _recreate_pg_database(url: str) -> None:
@@ -73,7 +74,11 @@ def test_migrations_run_from_empty_and_match_the_models(backend: str, tmp_path: 
         await engine.dispose()
         return diff
 
-    assert asyncio.run(check()) == []
+    try:
+        assert asyncio.run(check()) == []
+    finally:
+        if backend == "postgresql":
+            asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {url.rpartition('/')[2]} WITH (FORCE)"))
 
 
 async def _counts(engine: AsyncEngine) -> dict[str, int]:

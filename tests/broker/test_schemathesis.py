@@ -31,6 +31,10 @@ from broker.migrate import upgrade
 from tests.conftest import build_world, free_port, truncate_all
 
 ADMIN_HEADERS: dict[str, str] = {}
+# Report endpoints run in spawned processes; on a machine running two suites at once one call
+# can take longer than the 10 s default, and a first call that times out makes Hypothesis
+# report the operation as flaky.
+REQUEST_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -126,7 +130,7 @@ def test_api_conforms_to_its_schema(api_schema: schemathesis.BaseSchema, api_bas
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=api_base_url, headers=ADMIN_HEADERS,
+            case.call_and_validate(base_url=api_base_url, headers=ADMIN_HEADERS, timeout=REQUEST_TIMEOUT_S,
                                    excluded_checks=[positive_data_acceptance])
 
         try:
@@ -157,7 +161,7 @@ def test_nul_bytes_and_extreme_date_times_never_cause_a_server_error(
                     continue
                 for variant in _hostile_variants(original):
                     setattr(case, part, variant)
-                    response = case.call(base_url=api_base_url, headers=ADMIN_HEADERS)
+                    response = case.call(base_url=api_base_url, headers=ADMIN_HEADERS, timeout=REQUEST_TIMEOUT_S)
                     assert response.status_code < 500, f"{part}={variant!r}: {response.status_code}"
                 setattr(case, part, original)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import PASSWORD, LiveServer, require_or_skip
 
@@ -34,6 +34,10 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 BLOCKING_IMPACTS = {"serious", "critical"}
+
+# Assertions wait as long as actions (below, per context): on a loaded machine a page's
+# language switch or a WebSocket event can take longer than Playwright's 5 s default.
+expect.set_options(timeout=30_000)
 
 
 def chromium_available() -> bool:
