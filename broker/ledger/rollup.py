@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import Column, Integer, String, Text, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.database import UTCDateTime
@@ -54,6 +55,18 @@ SUM_COLUMNS = (
     "requests", "demand", "sessions", "talk_seconds", "requests_on_demand", "sessions_on_demand", "unmet",
     "no_shows", "late_cancellations", "ratings", "rating_sum", "with_problems", "waits_measured", "waits_censored",
 )
+
+
+def cell_columns() -> list[Column[Any]]:
+    """A roll-up table's columns after its period, as its migration creates them (0007 and 0008)."""
+    return [
+        Column("office_id", Integer(), nullable=False),
+        Column("language_code", String(length=16), nullable=False),
+        Column("office_kind", String(length=32), nullable=False),
+        Column("district_ags", String(length=8), nullable=False),
+        *(Column(name, Integer(), nullable=False) for name in SUM_COLUMNS),
+        Column("waits", Text(), nullable=True),
+    ]
 
 
 def _flag(condition: str) -> str:

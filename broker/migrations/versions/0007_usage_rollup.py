@@ -25,12 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "usage_rollup",
         sa.Column("local_month", sa.String(length=7), nullable=False),
-        sa.Column("office_id", sa.Integer(), nullable=False),
-        sa.Column("language_code", sa.String(length=16), nullable=False),
-        sa.Column("office_kind", sa.String(length=32), nullable=False),
-        sa.Column("district_ags", sa.String(length=8), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in rollup.SUM_COLUMNS),
-        sa.Column("waits", sa.Text(), nullable=True),
+        *rollup.cell_columns(),
         sa.PrimaryKeyConstraint(*rollup.KEYS, name=op.f("pk_usage_rollup")),
         sqlite_with_rowid=False,
     )

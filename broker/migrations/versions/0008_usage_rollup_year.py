@@ -27,12 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "usage_rollup_year",
         sa.Column("local_year", sa.String(length=4), nullable=False),
-        sa.Column("office_id", sa.Integer(), nullable=False),
-        sa.Column("language_code", sa.String(length=16), nullable=False),
-        sa.Column("office_kind", sa.String(length=32), nullable=False),
-        sa.Column("district_ags", sa.String(length=8), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in rollup.SUM_COLUMNS),
-        sa.Column("waits", sa.Text(), nullable=True),
+        *rollup.cell_columns(),
         sa.PrimaryKeyConstraint(*rollup.YEAR.keys, name=op.f("pk_usage_rollup_year")),
         sqlite_with_rowid=False,
     )
