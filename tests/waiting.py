@@ -12,9 +12,11 @@ T = TypeVar("T")
 POLL_SECONDS = 0.01
 
 
-async def eventually(condition: Callable[[], T | Awaitable[T]], *, timeout: float = 10.0,
+async def eventually(condition: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0,
                      message: str | None = None) -> T:
     """Return the condition's first truthy value; fail the test if none comes within `timeout` s.
+
+    30 s by default: two suites at once on two cores (issue 13) made 10 s too short for media to flow.
 
     The condition may be a plain or an async function. It is checked at once and then every
     few milliseconds, so a fast machine does not wait and a loaded one gets the whole timeout.

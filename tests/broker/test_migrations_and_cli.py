@@ -78,7 +78,22 @@ def test_migrations_run_from_empty_and_match_the_models(backend: str, tmp_path: 
         assert asyncio.run(check()) == []
     finally:
         if backend == "postgresql":
-            asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {url.rpartition('/')[2]} WITH (FORCE)"))
+            asyncio.run(_drop_when_free(url.rpartition("/")[2]))
+
+
+async def _drop_when_free(name: str) -> None:
+    """Drop the test's database once nobody is connected. Not WITH (FORCE): after the migrations'
+    churn an autovacuum worker (a superuser's process, which we may not terminate) can be
+    connected for a moment."""
+    for _ in range(60):
+        try:
+            await pg_admin(f"DROP DATABASE IF EXISTS {name}")
+            return
+        except Exception as error:  # noqa: BLE001 - "being accessed by other users": wait and retry
+            if "being accessed by other users" not in str(error):
+                raise
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"database {name} stayed in use for 30 s after the test")
 
 
 async def _counts(engine: AsyncEngine) -> dict[str, int]:

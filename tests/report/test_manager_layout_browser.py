@@ -79,7 +79,8 @@ def german_int(n: int) -> str:
 
 
 async def api_json(page: Page, path: str) -> Any:
-    response = await page.context.request.get(path)
+    # A year of history: under two suites at once the report can take longer than 30 s.
+    response = await page.context.request.get(path, timeout=180_000)
     assert response.ok, await response.text()
     return await response.json()
 
