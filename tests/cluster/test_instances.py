@@ -22,6 +22,7 @@ from signaling.client.peer import Participant
 from tests.cluster.conftest import Instance, RedisServer, instance_env
 from tests.conftest import World, build_world
 from tests.request.conftest import add_interpreter
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -79,7 +80,12 @@ async def test_call_across_instances_survives_killing_one(
                                   json={"language_code": "ar", "purpose": "residence_permit"})
         assert created.status_code == 201, created.text
         request_id = created.json()["id"]
-        offers = (await http.get(f"{b.url}/api/offers", headers=world.auth("interpreter"))).json()
+
+        async def offered() -> list[dict[str, object]]:
+            return (await http.get(f"{b.url}/api/offers", headers=world.auth("interpreter"))).json()  # type: ignore[no-any-return]
+
+        # The offer may come from the dispatcher loop rather than the create itself on a loaded machine.
+        offers = await eventually(offered, message="no offer reached the interpreter on B")
         assert [o["request_id"] for o in offers] == [request_id]
         accepted = await http.post(f"{b.url}/api/offers/{offers[0]['id']}/accept", headers=world.auth("interpreter"))
         assert accepted.status_code == 200, accepted.text
