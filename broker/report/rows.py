@@ -26,14 +26,16 @@ Group = tuple[tuple[Any, ...], Sequence[int], str | None]
 _ROW_FIELDS_SET = set(UsageRow.model_fields)
 
 
-def group_percentiles(texts: Sequence[str | None], fractions: Sequence[float]) -> tuple[list[list[float | None]], ...]:
+def group_percentiles(
+    texts: Sequence[str | None], fractions: Sequence[float]
+) -> tuple[list[list[float | None]], list[float | None]]:
     """Per fraction, each group's interpolated percentile of its comma-separated waits, and the total's.
 
     Same arithmetic as `service.percentile_sorted` (linear between closest ranks, rounded to 0.1)
     but over every group at once in numpy: one parse of all waits, one sort by (group, wait), and
     index arithmetic per group. An all-time report touches every counted wait of a million ledger
     rows, and per-wait Python work (split, int, sort per group) was most of its time.
-    Returns (per fraction the groups' values, per fraction the total's value as a one-item list).
+    Returns (per fraction the groups' values, per fraction the total's value).
     """
     lengths = np.fromiter((t.count(",") + 1 if t else 0 for t in texts), dtype=np.int64, count=len(texts))
     joined = ",".join(t for t in texts if t)
@@ -50,7 +52,7 @@ def group_percentiles(texts: Sequence[str | None], fractions: Sequence[float]) -
     starts = np.cumsum(lengths) - lengths
     present = lengths > 0
     per_group: list[list[float | None]] = []
-    total: list[list[float | None]] = []
+    total: list[float | None] = []
     everything = np.sort(waits)
     for fraction in fractions:
         values = _interpolate(ordered, starts[present], lengths[present], fraction)
@@ -58,9 +60,8 @@ def group_percentiles(texts: Sequence[str | None], fractions: Sequence[float]) -
         for index, value in zip(np.flatnonzero(present).tolist(), values, strict=True):
             column[index] = value
         per_group.append(column)
-        whole = [None] if not len(everything) else _interpolate(
-            everything, np.zeros(1, np.int64), np.array([len(everything)]), fraction)
-        total.append(list(whole))
+        total.append(_interpolate(everything, np.zeros(1, np.int64), np.array([len(everything)]), fraction)[0]
+                     if len(everything) else None)
     return per_group, total
 
 
@@ -95,7 +96,7 @@ def build(
 def _build(
     found: Sequence[Group], group_by_values: Sequence[str], labels: Sequence[dict[Any, str]]
 ) -> tuple[list[UsageRow], list[int], tuple[float | None, float | None]]:
-    (medians, p90s), ((total_median,), (total_p90,)) = group_percentiles([text for _, _, text in found], (0.5, 0.9))
+    (medians, p90s), (total_median, total_p90) = group_percentiles([text for _, _, text in found], (0.5, 0.9))
     rows: list[UsageRow] = []
     append = rows.append
     new = UsageRow.__new__

@@ -307,7 +307,7 @@ def test_vectorised_group_percentiles_equal_sorted_list_percentiles() -> None:
         sizes = [rng.choice([0, 1, 2, rng.randint(3, 40)]) for _ in range(rng.randint(1, 30))]
         groups = [[rng.choice([rng.randrange(5), rng.randrange(400)]) for _ in range(size)] for size in sizes]
         texts = [",".join(map(str, waits)) or None for waits in groups]
-        (medians, p90s), ((median,), (p90,)) = report_rows.group_percentiles(texts, (0.5, 0.9))
+        (medians, p90s), (median, p90) = report_rows.group_percentiles(texts, (0.5, 0.9))
         assert medians == [service.percentile_sorted(sorted(w), 0.5) for w in groups]
         assert p90s == [service.percentile_sorted(sorted(w), 0.9) for w in groups]
         everything = sorted(w for waits in groups for w in waits)
