@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     database_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # /healthz gives the database this long to answer `SELECT 1` before it reports 503: short
+    # enough that a proxy's health check (often 1-2 s) sees "unavailable", not its own timeout.
+    health_database_timeout_seconds: float = Field(default=0.8, gt=0, le=30)
     secret_key: str = DEFAULT_SECRET
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_origins: Annotated[list[str], NoDecode] = Field(

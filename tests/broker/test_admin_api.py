@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,6 +166,17 @@ async def test_healthz_checks_the_database(client: httpx.AsyncClient, world: Wor
     """/healthz answers ok when the database answers."""
     response = await client.get("/healthz")
     assert response.json() == {"status": "ok", "database": "ok", "bus": "memory"}
+
+
+async def test_healthz_answers_503_when_the_database_is_slower_than_its_timeout(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    """A database that does not answer `SELECT 1` within `health_database_timeout_seconds` makes /healthz
+    answer 503 `database: timeout` (a nanosecond here: no query answers that fast), so the proxy moves away."""
+    app.state.settings = app.state.settings.model_copy(update={"health_database_timeout_seconds": 1e-9})
+    response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "timeout", "bus": "memory"}
 
 
 async def test_every_user_may_change_their_own_locale(client: httpx.AsyncClient, world: World) -> None:
