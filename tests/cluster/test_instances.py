@@ -70,7 +70,11 @@ async def test_call_across_instances_survives_killing_one(
 ) -> None:
     """Caseworker on A, interpreter on B hold an aiortc call; after SIGKILL of A the counter rejoins on B."""
     world: World = await build_world(cluster_db)
-    a, b = start_pair(instances, tmp_path, database_url=cluster_pg_url, redis_url=redis_server.url)
+    # The interpreter is online without a socket until the call: a presence grace of a minute keeps
+    # the liveness sweep (grace + two beats) from sending them offline, and their offer away, while
+    # a loaded machine sets the call up.
+    a, b = start_pair(instances, tmp_path, database_url=cluster_pg_url, redis_url=redis_server.url,
+                      VD_PRESENCE_GRACE_SECONDS="60")
     interpreter_id = world.users["interpreter"].id
     async with httpx.AsyncClient(timeout=10) as http:
         interpreter_ws = await ws_url(b, http, world.auth("interpreter"))
@@ -84,7 +88,6 @@ async def test_call_across_instances_survives_killing_one(
         async def offered() -> list[dict[str, object]]:
             return (await http.get(f"{b.url}/api/offers", headers=world.auth("interpreter"))).json()  # type: ignore[no-any-return]
 
-        # The offer may come from the dispatcher loop rather than the create itself on a loaded machine.
         offers = await eventually(offered, message="no offer reached the interpreter on B")
         assert [o["request_id"] for o in offers] == [request_id]
         accepted = await http.post(f"{b.url}/api/offers/{offers[0]['id']}/accept", headers=world.auth("interpreter"))
