@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -260,9 +261,8 @@ async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
                                            ws_per_message_deflate=False, lifespan="on"))
     task = asyncio.create_task(server.serve())
-    for _ in range(250):  # polled condition: started, or the task died
-        if server.started or task.done():
-            break
+    deadline = time.monotonic() + 60  # polled condition: started, or the task died (minutes on a loaded machine)
+    while not (server.started or task.done()) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert server.started, "uvicorn did not start"
     try:
@@ -312,3 +312,14 @@ def unchanged(engine: AsyncEngine):  # type: ignore[no-untyped-def]
         assert not changed, f"rejected request changed tables: {changed}"
 
     return guard
+
+
+FAILED = pytest.StashKey[bool]()  # set on a test whose call failed, for fixtures that keep evidence
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[object]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +18,9 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright, expect
 
-from tests.conftest import PASSWORD, LiveServer, require_or_skip
+from tests.conftest import FAILED, PASSWORD, LiveServer, require_or_skip
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -68,6 +70,8 @@ class Person:
     context: BrowserContext
     page: Page
     errors: list[str] = field(default_factory=list)
+    api: list[str] = field(default_factory=list)  # the page's last API answers, for a failure's evidence
+    username: str | None = None
 
 
 @dataclass
@@ -98,19 +102,56 @@ class Web:
             )
             assert response.ok, await response.text()
         page = await context.new_page()
-        person = Person(context, page)
+        person = Person(context, page, username=username)
         page.on("console", lambda m: person.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: person.errors.append(str(e)))
+        here = self.server.url
+        page.on("request", lambda r: _remember(person.api, f"{time.strftime('%H:%M:%S')} asks {r.method} "
+                                                f"{r.url.removeprefix(here)}") if "/api/" in r.url else None)
+        page.on("response", lambda r: _remember(person.api, f"{time.strftime('%H:%M:%S')} {r.status} "
+                                                 f"{r.request.method} {r.url.removeprefix(here)}")
+                if "/api/" in r.url else None)
+        page.on("websocket", lambda ws: _watch_socket(person.api, ws))
         self.people.append(person)
         return person
 
 
+def _remember(log: list[str], line: str, keep: int = 40) -> None:
+    log.append(line)
+    del log[:-keep]
+
+
+def _watch_socket(log: list[str], socket: WebSocket) -> None:
+    _remember(log, f"{time.strftime('%H:%M:%S')} websocket opened")
+    socket.on("close", lambda _socket: _remember(log, f"{time.strftime('%H:%M:%S')} websocket closed"))
+
+
+async def _evidence(site: Web, name: str, artifacts_dir: Path) -> None:
+    """What each person saw when the test failed: a screenshot in test-artifacts/failures/, and
+    on stdout (so CI's log has it) the page's address, state, visible text, errors and API answers."""
+    folder = artifacts_dir / "failures"
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, person in enumerate(site.people):
+        page = person.page
+        try:
+            await page.screenshot(path=str(folder / f"{name}-{number}.png"), full_page=True, timeout=10_000)
+            state = await page.evaluate("JSON.stringify(document.body.dataset)")
+            text = (await page.evaluate("document.body.innerText"))[:1500]
+        except Exception as exc:  # the page may be gone; the rest of the evidence still helps
+            state, text = "?", f"(page unreadable: {exc})"
+        print(f"--- {person.username or 'anonymous'} at {page.url} {state}\n{text}\n"
+              f"errors: {person.errors}\napi:\n  " + "\n  ".join(person.api))
+
+
 @pytest.fixture
-async def web(live_server: LiveServer, browser: Browser) -> AsyncIterator[Web]:
+async def web(live_server: LiveServer, browser: Browser, request: pytest.FixtureRequest,
+              artifacts_dir: Path) -> AsyncIterator[Web]:
     site = Web(server=live_server, browser=browser)
     try:
         yield site
     finally:
+        if request.node.stash.get(FAILED, False):
+            await _evidence(site, re.sub(r"[^\w.-]+", "_", request.node.name), artifacts_dir)
         for person in site.people:
             await person.context.close()
 

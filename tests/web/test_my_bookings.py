@@ -4,13 +4,16 @@ and the interpreter's list with correct labels."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Route
 
 from tests.booking.conftest import at, booking_body, interpreters, working_day  # noqa: F401  (fixture)
 from tests.conftest import World
+from tests.waiting import eventually
 from tests.web.conftest import Web, axe_check, ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -105,6 +108,44 @@ async def test_booking_form_shows_the_servers_reason_and_starts_on_a_working_day
     # Interpreters available all day: quarter hours outside office hours are offered too.
     starts = await page.locator("#booking-slots button").all_inner_texts()
     assert "07:15" in starts and "17:45" in starts, starts
+
+
+async def test_a_late_answer_for_the_default_day_does_not_replace_the_typed_days_answer(
+    web: Web, interpreters: World,  # noqa: F811
+) -> None:
+    """Opening the form searches the default day at once; held back in the network until the typed
+    holiday's answer is shown, that older answer arrives and changes nothing the person sees."""
+    page = (await web.person("caseworker_a")).page
+    release = asyncio.Event()
+    held: list[Route] = []
+
+    async def hold_the_first_search(route: Route) -> None:
+        if held:
+            await route.continue_()
+            return
+        held.append(route)
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/bookings/slots?*", hold_the_first_search)
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    await page.get_by_role("combobox", name="Sprache").fill("Arab")
+    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await page.get_by_role("button", name="Termin buchen").click()
+    await eventually(lambda: held, message="the form did not search the default day")
+    await page.get_by_label("Tag", exact=True).fill("2027-09-20")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    status = page.locator("#booking-status")
+    await status.get_by_text("Feiertag in Thüringen (Weltkindertag)").wait_for()
+    async with page.expect_response("**/api/bookings/slots?*") as late:
+        release.set()
+    answer = await late.value
+    assert answer.ok  # the default day has free times; the page must not show them now
+    await answer.finished()
+    await page.evaluate("new Promise((done) => setTimeout(done, 50))")  # the page's handler has run
+    assert "Weltkindertag" in await status.inner_text()
+    assert await page.locator("#booking-slots button").count() == 0
 
 
 async def test_interpreter_sees_confirmed_as_confirmed_with_names(web: Web, interpreters: World) -> None:  # noqa: F811

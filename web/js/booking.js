@@ -30,8 +30,13 @@ export function reasonText(error) {
   return errorText(error);
 }
 
+// Only the newest search may show its answer: opening the form searches the default day at once,
+// and that answer can arrive after the one for the day the person then typed.
+let searches = 0;
+
 async function findSlots(event) {
   event?.preventDefault();
+  const mine = ++searches;
   const day = $("#booking-date").value;
   const duration = Number($("#booking-duration").value || 0);
   const body = ctx.body();
@@ -42,12 +47,15 @@ async function findSlots(event) {
   $("#booking-proposals").replaceChildren();
   const q = query({ language_code: body.language_code, purpose: body.purpose, date: day, duration_minutes: duration,
     wish_gender: body.wish_gender, wish_qualification: body.wish_qualification });
+  let free;
   try {
-    view.free = (await api(`/api/bookings/slots?${q}`)).map((s) => ({ ...s, start: new Date(s.start), end: new Date(s.end) }));
+    free = await api(`/api/bookings/slots?${q}`);
   } catch (error) {
-    say(() => reasonText(error), "error");
+    if (mine === searches) say(() => reasonText(error), "error");
     return;
   }
+  if (mine !== searches) return;
+  view.free = free.map((s) => ({ ...s, start: new Date(s.start), end: new Date(s.end) }));
   renderSlots();
   say(() => (view.free.length ? t("booking.slots_found", { count: view.free.length }) : t("booking.no_slots")));
 }
