@@ -20,6 +20,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright, expect
 
+from broker.config import Settings
 from tests.conftest import FAILED, PASSWORD, LiveServer, require_or_skip
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,6 +45,14 @@ expect.set_options(timeout=30_000)
 
 def chromium_available() -> bool:
     return os.access(CHROMIUM, os.X_OK)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Offers ring for two minutes, not twenty seconds: between an offer and its click a test checks
+    the dialog's layout, focus and accessibility, which on a loaded machine outlasted the twenty
+    seconds, so the offer expired and its buttons went away before the click."""
+    return settings.model_copy(update={"offer_timeout_seconds": 120.0})
 
 
 @pytest.fixture
