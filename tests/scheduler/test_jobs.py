@@ -119,14 +119,15 @@ async def test_takeover_when_the_holder_stops_renewing(
 
 async def test_follower_takes_the_lease_the_moment_a_dead_holders_lease_expires(
         make_scheduler: MakeScheduler, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """A crashed holder's lease (expiring 1.5 s from now) is taken within 0.25 s of its expiry, not on
-    the follower's next beat (a 3 s lease beats every 1 s: today's takeover came 0.5 s late), so a
-    takeover takes at most one lease period after the holder's last renewal."""
+    """A crashed holder's lease (expiring 1.5 s from now) is taken at its expiry, not on the
+    follower's next beat, so a takeover takes at most one lease period after the holder's last
+    renewal. A 30 s lease beats every 10 s: waiting for the beat would be 8.5 s late, while the
+    bound of 4 s leaves room for a loaded machine (two suites on two cores were 0.3 s late)."""
     async with sessionmaker() as s:
         expires_at = utcnow() + timedelta(seconds=1.5)
         s.add(Lease(name=LEASE_NAME, holder="crashed-holder", expires_at=expires_at))
         await s.commit()
-    b, _jobs, _rec = await make_scheduler("b", lease_seconds=3.0)
-    await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=5)
+    b, _jobs, _rec = await make_scheduler("b", lease_seconds=30.0)
+    await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=15)
     late = (utcnow() - expires_at).total_seconds()
-    assert late < 0.25, f"took the lease {late:.2f}s after it expired"
+    assert late < 4.0, f"took the lease {late:.2f}s after it expired (the next beat came 8.5 s after it)"
