@@ -37,6 +37,9 @@ from broker.office.models import District, Office
 from broker.user.models import User
 
 IN_CI = bool(os.environ.get("CI"))
+# httpx gives up after 5 s by default; two suites at once on two cores made a login (argon2) or a
+# report take longer. Tests that measure a latency assert it themselves.
+LOADED_MACHINE_TIMEOUT = 60.0
 PG_URL = os.environ.get("VD_TEST_DATABASE_URL_PG", "")
 PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = hash_password(PASSWORD)

@@ -22,7 +22,7 @@ from broker.audit.models import AuditEntry
 from broker.auth import security, throttle
 from broker.config import Settings
 from broker.database import utcnow
-from tests.conftest import PASSWORD, World, add_user, free_port
+from tests.conftest import LOADED_MACHINE_TIMEOUT, PASSWORD, World, add_user, free_port
 
 
 @asynccontextmanager
@@ -179,7 +179,7 @@ async def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_p
     allowed = "127.0.0.1" if trusted else "192.0.2.254"
     strict = settings.model_copy(update={"login_source_free_attempts": 3, "login_delay_base_seconds": 60.0,
                                          "forwarded_allow_ips": allowed})
-    async with live(strict) as url, httpx.AsyncClient(base_url=url) as http:
+    async with live(strict) as url, httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=url) as http:
         attacker = {"X-Forwarded-For": "198.51.100.1"}
         for name in ("admin", "manager", "caseworker_a"):
             answer = await http.post("/api/auth/login", headers=attacker,

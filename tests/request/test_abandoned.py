@@ -25,7 +25,7 @@ from broker.enums import InterpreterStatus, LedgerOutcome, RequestStatus
 from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
 from broker.request.models import InterpretingRequest
-from tests.conftest import LiveServer, World
+from tests.conftest import LOADED_MACHINE_TIMEOUT, LiveServer, World
 from tests.request.conftest import add_interpreter
 
 GRACE_MINUTES = 0.03  # 1.8 s
@@ -39,7 +39,7 @@ def settings(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def socket(server: LiveServer, headers: dict[str, str]) -> AsyncIterator[ClientConnection]:
-    async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=server.url, headers=headers) as http:
         token = (await http.post("/api/rtc/ws-token")).json()["token"]
     async with connect(f"{server.ws_url}/ws?token={token}", origin=server.url) as ws:  # type: ignore[arg-type]
         await ws.send(json.dumps({"type": "hello", "version": 1}))
@@ -61,7 +61,7 @@ async def next_frame(ws: ClientConnection, want: str) -> dict[str, Any]:
 
 async def take_call(server: LiveServer, world: World, ws: ClientConnection, interpreter: str) -> dict[str, Any]:
     """The caseworker asks for Arabic; this interpreter accepts the offer; returns its call-join event."""
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=server.url) as http:
         created = await http.post("/api/requests", json={"language_code": "ar", "purpose": "residence_permit"},
                                   headers=world.auth("caseworker_a"))
         assert created.status_code in (200, 201), created.text
@@ -92,7 +92,7 @@ async def test_a_call_whose_room_stays_empty_is_ended_and_one_with_someone_in_th
         await next_frame(stays_ws, "joined")
         async with socket(live_server, world.auth("vanishes")) as gone_ws:
             abandoned = await take_call(live_server, world, gone_ws, "vanishes")
-            async with httpx.AsyncClient(base_url=live_server.url) as http:
+            async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=live_server.url) as http:
                 connected = await http.post(f"/api/requests/{abandoned['request_id']}/connected",
                                             headers=world.auth("vanishes"))
                 assert connected.status_code == 200, connected.text

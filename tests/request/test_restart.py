@@ -28,7 +28,7 @@ from websockets.asyncio.client import connect
 from broker.config import Settings
 from broker.enums import RequestStatus
 from broker.request.models import InterpretingRequest
-from tests.conftest import World, free_port
+from tests.conftest import LOADED_MACHINE_TIMEOUT, World, free_port
 from tests.request.conftest import add_interpreter, check_invariants
 from tests.waiting import eventually
 
@@ -36,6 +36,10 @@ pytestmark = pytest.mark.slow
 SERVE = str(Path(sys.executable).with_name("videodolmetschen"))
 FINAL_OR_SERVED = {RequestStatus.ACCEPTED, RequestStatus.CONNECTED, RequestStatus.COMPLETED,
                    RequestStatus.FAILED, RequestStatus.UNFILLED}
+
+
+def _http(port: int, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=LOADED_MACHINE_TIMEOUT)
 
 
 @contextlib.asynccontextmanager
@@ -48,7 +52,7 @@ async def serve(settings: Settings, port: int, log: Path) -> AsyncIterator[subpr
         process = subprocess.Popen([SERVE, "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
                                    env=env, stdout=out, stderr=out, start_new_session=True)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with _http(port) as http:
 
             async def healthy() -> bool:
                 with contextlib.suppress(httpx.TransportError):
@@ -66,7 +70,7 @@ async def serve(settings: Settings, port: int, log: Path) -> AsyncIterator[subpr
 
 async def interpreter_socket(port: int, headers: dict[str, str], answer: asyncio.Event, log: list[str]) -> None:
     """A signed-in interpreter: accepts every offer once `answer` is set, ends calls at once."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+    async with _http(port, headers) as http:
         token = (await http.post("/api/rtc/ws-token")).json()["token"]
         async with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
             await ws.send(json.dumps({"type": "hello", "version": 1}))
@@ -102,7 +106,7 @@ async def test_sigkill_with_pending_offers_loses_nothing(settings: Settings, db:
     async with serve(settings, port, log) as first:
         sockets = [asyncio.create_task(interpreter_socket(port, world.auth(f"k{n}"), answer, accepted_log))
                    for n in range(4)]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=caseworker) as http:
+        async with _http(port, caseworker) as http:
             async def all_four_online() -> bool:
                 tiers = {t["language_code"]: t for t in (await http.get("/api/languages/tiers")).json()}
                 return bool(tiers["ar"]["interpreters_available"] == 4)
@@ -116,7 +120,7 @@ async def test_sigkill_with_pending_offers_loses_nothing(settings: Settings, db:
             assert offers == 2  # four interpreters, two offers each: two requests offered, three queued
         served: tuple[int, int] | None = None
         for n in range(4):  # one interpreter accepts before the crash
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=world.auth(f"k{n}")) as mine:
+            async with _http(port, world.auth(f"k{n}")) as mine:
                 pending = (await mine.get("/api/offers")).json()
                 if pending and served is None:
                     accepted = await mine.post(f"/api/offers/{pending[0]['id']}/accept")
@@ -133,7 +137,7 @@ async def test_sigkill_with_pending_offers_loses_nothing(settings: Settings, db:
     async with serve(settings, port, log):
         sockets = [asyncio.create_task(interpreter_socket(port, world.auth(f"k{n}"), answer, accepted_log))
                    for n in range(4)]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=caseworker) as http:
+        async with _http(port, caseworker) as http:
             kept = (await http.get(f"/api/requests/{served[0]}")).json()
             assert kept["status"] == "accepted" and kept["interpreter_id"] == served[1]
             assert (await http.post(f"/api/requests/{served[0]}/end")).status_code == 200

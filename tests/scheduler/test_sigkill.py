@@ -21,7 +21,7 @@ from broker.database import utcnow
 from broker.enums import LedgerOutcome, RequestMode, RequestStatus
 from broker.ledger.models import LedgerEntry
 from broker.request.models import InterpretingRequest
-from tests.conftest import World, free_port
+from tests.conftest import LOADED_MACHINE_TIMEOUT, World, free_port
 from tests.scheduler.conftest import add_booking
 from tests.waiting import eventually
 
@@ -37,7 +37,7 @@ def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 async def _up(port: int) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT) as client:
 
         async def answers() -> bool:
             try:

@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from broker.deps import get_current_user
 from broker.rtc import views
 from signaling.client.media import PatternVideoTrack, ToneAudioTrack
+from tests.conftest import LOADED_MACHINE_TIMEOUT
 from tests.signaling.conftest import Server, run_server
 from tests.waiting import eventually
 
@@ -27,7 +28,7 @@ async def api() -> AsyncIterator[tuple[Server, httpx.AsyncClient]]:
         for guard in (views.signed_in, views.call_parties):
             srv.app.dependency_overrides[guard] = lambda: None
         srv.app.dependency_overrides[get_current_user] = lambda: user
-        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+        async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=srv.http_url) as http:
             yield srv, http
 
 

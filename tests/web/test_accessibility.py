@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import World
+from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, axe_check, ready
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ async def test_booking_form_with_slots_and_proposals_passes_axe_in_german_and_en
     """The booking form, its slots and the interpreter choice pass axe and redraw in English on the switch."""
     interpreter_id = world.users["interpreter"].id
     windows = [{"weekday": d, "start_time": str(time(0, 0)), "end_time": str(time(23, 59))} for d in range(7)]
-    async with httpx.AsyncClient(base_url=web.server.url) as api:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=web.server.url) as api:
         response = await api.put(f"/api/interpreters/{interpreter_id}/availability", json={"windows": windows},
                                  headers=world.auth("interpreter"))
         assert response.status_code == 200, response.text

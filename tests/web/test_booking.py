@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.booking import service as booking_service
-from tests.conftest import World
+from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, ready
 from tests.web.helpers import inbound_growth, remote_video_playing
 
@@ -22,7 +22,7 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
     """A booked Arabic slot is confirmed on the console; when its room opens both pages join and talk."""
     interpreter_id = world.users["interpreter"].id
     windows = [{"weekday": d, "start_time": str(time(0, 0)), "end_time": str(time(23, 59))} for d in range(7)]
-    async with httpx.AsyncClient(base_url=web.server.url) as api:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=web.server.url) as api:
         response = await api.put(f"/api/interpreters/{interpreter_id}/availability", json={"windows": windows},
                                  headers=world.auth("interpreter"))
         assert response.status_code == 200, response.text

@@ -17,7 +17,7 @@ from broker.notification.kinds import Kind, kinds_for
 from broker.notification.models import OutboxMessage
 from broker.user.models import User
 from tests.booking.conftest import at, booking_body, give_windows, working_day
-from tests.conftest import World
+from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, axe_check, ready
 
 pytestmark = pytest.mark.browser
@@ -85,7 +85,7 @@ async def test_choices_and_profile_survive_a_reload_and_an_opted_out_kind_writes
     await page.get_by_label("E-Mail", exact=True).fill("not-an-address")
     email = page.locator("#pref-email")
     await page.get_by_role("button", name="Adresse und Sprache speichern").click()
-    async with httpx.AsyncClient(base_url=web.server.url) as api:
+    async with httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=web.server.url) as api:
         response = await api.patch("/api/users/me", json={"email": "not-an-address"},
                                    headers=world.auth("caseworker_a"))
     assert response.status_code == 422
