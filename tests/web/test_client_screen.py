@@ -7,14 +7,16 @@ whole call and after it, and offers the caseworker a way back to the counter.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from tests.conftest import World
+from tests.waiting import eventually
 from tests.web.conftest import Web, ready
 from tests.web.helpers import choose_language, interpreter_available, remote_video_playing
 
@@ -96,3 +98,42 @@ async def test_client_screen_opens_beside_the_counter_speaks_the_clients_languag
     await expect(page.get_by_role("button", name="Jetzt dolmetschen")).to_be_visible()
     for person in (counter, interpreter):
         assert [e for e in person.errors if "favicon" not in e] == []
+
+
+async def test_client_screen_keeps_the_counters_language_when_its_first_english_draw_arrives_last(
+    web: Web, world: World,
+) -> None:
+    """The window first draws English (nothing chosen yet), then the counter's Arabic. With the
+    English catalog held back in the network until the counter has answered, the late English draw
+    must not put English back over Arabic (seen under load: the client read English for 30 s)."""
+    counter = await web.person("caseworker_a")
+    page = counter.page
+    await choose_language(page, web.url("/counter.html"), "arab", "ar")
+    release = asyncio.Event()
+    held: list[Route] = []
+
+    async def hold_the_client_windows_first_english(route: Route) -> None:
+        if not held and "client.html" in route.request.frame.url:
+            held.append(route)
+            await release.wait()
+        await route.continue_()
+
+    # A listener that only listens, in place before the window's own channel: it sees the
+    # counter's answer to the window's hello as the window does, and says nothing itself (a
+    # hello of its own would make the window draw once more and hide the race).
+    await counter.context.add_init_script(
+        "const heard = new BroadcastChannel('vd-client-screen'); window.__told = [];"
+        "heard.onmessage = ({ data }) => { if (data.kind === 'state') window.__told.push(data.lang); };"
+    )
+    await counter.context.route("**/i18n/client/en.json", hold_the_client_windows_first_english)
+    async with counter.context.expect_page() as opened:
+        await page.get_by_role("navigation").get_by_role("link", name="Kundenbildschirm").click()
+    client = await opened.value
+    await eventually(lambda: held, message="the client window did not ask for the English catalog")
+    await client.wait_for_function("window.__told && window.__told.includes('ar')")
+    await client.evaluate("new Promise((done) => setTimeout(done, 100))")  # the window's handler has run
+    release.set()
+    await ready(client)  # the first (English) draw has finished
+    await reads(client.locator("#notice"), catalog("ar")["welcome"], "ar")
+    await expect(client.get_by_label("Sprache der Kundin / des Kunden")).to_have_value("ar")
+    assert [e for e in counter.errors if "favicon" not in e] == []
