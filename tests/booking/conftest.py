@@ -28,6 +28,18 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
 
 
+def within_a_day(hours: float, minutes: int = 60) -> datetime:
+    """A start about `hours` from now (under 24 h) whose slot of `minutes` stays on one local day.
+
+    Slots over midnight are refused (availability windows are per day), so a start whose slot
+    would cross it moves to 00:05 of the next day: still under 24 h ahead, whatever the hour."""
+    start = (datetime.now(UTC) + timedelta(hours=hours)).replace(second=0, microsecond=0)
+    local = start.astimezone(BERLIN)
+    if (local + timedelta(minutes=minutes)).date() != local.date():
+        start = datetime.combine(local.date() + timedelta(days=1), time(0, 5), tzinfo=BERLIN).astimezone(UTC)
+    return start
+
+
 def booking_body(start: datetime, minutes: int = 60, **extra: object) -> dict[str, object]:
     return {"language_code": "ar", "purpose": "residence_permit", "start": start.isoformat(),
             "duration_minutes": minutes, **extra}

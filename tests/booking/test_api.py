@@ -14,7 +14,7 @@ from broker.booking import availability
 from broker.enums import LedgerOutcome, RequestMode, RequestStatus
 from broker.ledger.models import LedgerEntry
 from broker.request.models import InterpretingRequest
-from tests.booking.conftest import at, booking_body, working_day
+from tests.booking.conftest import at, booking_body, within_a_day, working_day
 from tests.conftest import World
 
 
@@ -102,7 +102,7 @@ async def test_cancellation_late_flag_and_ledger(client: httpx.AsyncClient, inte
                                                  db: AsyncSession) -> None:
     """A cancellation under 24 h before the start is flagged late; one earlier is not; each writes one ledger row."""
     world = interpreters
-    soon = (await _book(client, world, booking_body(datetime.now(UTC) + timedelta(hours=3)))).json()
+    soon = (await _book(client, world, booking_body(within_a_day(hours=3)))).json()
     later = (await _book(client, world, booking_body(at(working_day(10), 10)))).json()
     late = await client.post(f"/api/bookings/{soon['id']}/cancel", headers=world.auth("caseworker_a"))
     early = await client.post(f"/api/bookings/{later['id']}/cancel", headers=world.auth("caseworker_a"))

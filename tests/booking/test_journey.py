@@ -19,7 +19,7 @@ from broker.config import Settings
 from broker.enums import Qualification
 from broker.interpreter.models import AvailabilityWindow
 from broker.notification.models import OutboxMessage
-from tests.booking.conftest import at, booking_body, give_windows, working_day
+from tests.booking.conftest import at, booking_body, give_windows, within_a_day, working_day
 from tests.conftest import World
 from tests.notification.test_booking_life import run_job
 
@@ -96,7 +96,7 @@ async def test_bookings_read_with_names_and_whether_a_cancel_would_be_late(
     """The office's list names language, purpose, office and interpreter, and flags a cancel within 24 h."""
     world = interpreters
     far = await book(client, world, booking_body(at(working_day(), 10)))
-    soon = datetime.now(UTC) + timedelta(hours=2)
+    soon = within_a_day(hours=2)
     near = await book(client, world, booking_body(soon))
     assert far.status_code == 201 and near.status_code == 201, (far.text, near.text)
     page = (await client.get("/api/bookings", headers=world.auth("caseworker_a"))).json()

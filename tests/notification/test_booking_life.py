@@ -4,7 +4,6 @@ the METHOD and STATUS its moment calls for."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -19,7 +18,7 @@ from broker.booking.schemas import BookingCreate
 from broker.config import Settings
 from broker.request.models import InterpretingRequest
 from broker.scheduler.runner import _RUNTIME, JobRuntime
-from tests.booking.conftest import at, booking_body, interpreters, working_day  # noqa: F401  (fixture)
+from tests.booking.conftest import at, booking_body, interpreters, within_a_day, working_day  # noqa: F401  (fixture)
 from tests.conftest import World
 from tests.notification.conftest import SmtpServer, drain, give_addresses
 
@@ -61,7 +60,7 @@ async def test_one_booking_life_one_uid_rising_sequence_right_method_and_status(
     await give_addresses(db, world)
     caseworker, first = world.users["caseworker_a"], world.users["interpreter"]
     by_id = {u.id: name for name, u in world.users.items()}
-    start = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0) if ending == "late_cancel" \
+    start = within_a_day(hours=3) if ending == "late_cancel" \
         else at(working_day(), 10)
     body = BookingCreate.model_validate(booking_body(start, interpreter_id=first.id))
     booking = await booking_service.create(db=db, booking_in=body, caseworker=caseworker, settings=mail_settings)

@@ -5,13 +5,13 @@ and the interpreter's list with correct labels."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Route
 
-from tests.booking.conftest import at, booking_body, interpreters, working_day  # noqa: F401  (fixture)
+from tests.booking.conftest import at, booking_body, interpreters, within_a_day, working_day  # noqa: F401  (fixture)
 from tests.conftest import World
 from tests.waiting import eventually
 from tests.web.conftest import Web, axe_check, ready
@@ -25,7 +25,7 @@ async def test_my_bookings_lists_names_and_cancel_says_it_is_late(
     """A booking two hours ahead shows language, purpose, interpreter, start and end; cancelling warns 'late'."""
     world = interpreters
     counter = await web.person("caseworker_a")
-    soon = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    soon = within_a_day(hours=2, minutes=45)
     created = await counter.context.request.post(web.url("/api/bookings"), data=booking_body(
         soon, 45, interpreter_id=world.users["interpreter_2"].id))
     assert created.ok, await created.text()
