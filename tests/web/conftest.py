@@ -7,6 +7,7 @@ loudly on a workstation and fails in CI (`require_or_skip`). Each test gets its 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -150,6 +151,20 @@ async def _evidence(site: Web, name: str, artifacts_dir: Path) -> None:
             state, text = "?", f"(page unreadable: {exc})"
         print(f"--- {person.username or 'anonymous'} at {page.url} {state}\n{text}\n"
               f"errors: {person.errors}\napi:\n  " + "\n  ".join(person.api))
+    _server_evidence(site.server)
+
+
+def _server_evidence(server: LiveServer) -> None:
+    """The server's side of a stall: its database pool, and where each of its tasks waits."""
+    runtime = getattr(server.app.state, "runtime", None)
+    if runtime is not None:
+        print(f"--- server database pool: {runtime.engine.pool.status()}")
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=12)
+        if any("/broker/" in f.f_code.co_filename for f in frames):
+            where = " <- ".join(f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}"
+                                for f in reversed(frames))
+            print(f"--- task {task.get_name()}: {where}")
 
 
 @pytest.fixture
