@@ -67,10 +67,11 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
+    # A polled condition: started, or the thread died; a start can take long on a loaded machine.
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert server.started
+    assert server.started, f"uvicorn did not start (its thread {'runs' if thread.is_alive() else 'died'})"
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)

@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -51,17 +52,29 @@ class RedisServer:
              "--protected-mode", "yes", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                import socket
-
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
+                answer = self._ask(b"INFO server")
             except OSError:
                 time.sleep(0.05)
+                continue
+            # The port is free_port()'s guess: with two suites on one machine another test's
+            # redis-server may hold it, and answering is not enough; it must be ours.
+            if f"process_id:{self.proc.pid}\r".encode() in answer:
+                return
+            raise RuntimeError(f"port {self.port} answers, but from another redis-server")
         raise RuntimeError("redis-server did not start")
+
+    def _ask(self, command: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
+            sock.sendall(command + b"\r\n")
+            answer = b""
+            while b"process_id:" not in answer or not answer.endswith(b"\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            return answer
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
