@@ -54,7 +54,7 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                answer = self._ask(b"INFO server")
+                answer = self._server_info()
             except OSError:
                 time.sleep(0.05)
                 continue
@@ -65,9 +65,10 @@ class RedisServer:
             raise RuntimeError(f"port {self.port} answers, but from another redis-server")
         raise RuntimeError("redis-server did not start")
 
-    def _ask(self, command: bytes) -> bytes:
+    def _server_info(self) -> bytes:
+        """The `INFO server` answer of whoever listens on the port, read up to its process id."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
-            sock.sendall(command + b"\r\n")
+            sock.sendall(b"INFO server\r\n")
             answer = b""
             while b"process_id:" not in answer or not answer.endswith(b"\r\n"):
                 chunk = sock.recv(65536)

@@ -8,20 +8,12 @@ const params = new URLSearchParams(location.search);
 let lang = params.get("lang") || sessionStorage.getItem("vd.client.lang") || "en";
 let state = params.get("state") || "welcome";
 
-// Draws run one after another, each with the language and state current when it starts, and a
-// draw keeps a language chosen while it ran: the first draw (English, before the counter answered)
-// could otherwise finish after the counter's Arabic and put English back.
-let drawing = Promise.resolve();
-
-function draw() {
-  drawing = drawing.catch(() => undefined).then(async () => {
-    const wanted = lang;
-    const shown = await renderNotice($("#notice"), $("#notice-sub"), wanted, state);
-    if (lang === wanted) lang = shown; // the catalog's own code (a fallback), unless a newer choice came
-    $("#client-lang").value = shown;
-    document.body.dataset.lang = shown;
-  });
-  return drawing;
+async function draw() {
+  const shown = await renderNotice($("#notice"), $("#notice-sub"), lang, state);
+  if (shown === null) return; // a newer draw took over
+  lang = shown; // the catalog's own code (a fallback such as German for sign language)
+  $("#client-lang").value = lang;
+  document.body.dataset.lang = lang;
 }
 
 async function main() {

@@ -27,9 +27,17 @@ export async function clientCatalog(lang) {
   return { code, messages: cache.get(code) };
 }
 
-/** Write the notice for `state` into `node` (and the privacy line into `sub`) in `lang`. */
+// The newest render asked for each node: catalogs arrive in any order, and an older render
+// whose catalog came last must not put its language back over a newer one.
+const newest = new WeakMap();
+
+/** Write the notice for `state` into `node` (and the privacy line into `sub`) in `lang`; the
+ * catalog code shown, or null when a newer render for `node` took over meanwhile. */
 export async function renderNotice(node, sub, lang, state) {
+  const ticket = {};
+  newest.set(node, ticket);
   const { code, messages } = await clientCatalog(lang);
+  if (newest.get(node) !== ticket) return null;
   for (const target of [node, sub]) {
     if (!target) continue;
     target.lang = code;
