@@ -60,19 +60,30 @@ def _merged(windows: Iterable[tuple[time, time]]) -> list[tuple[time, time]]:
     return merged
 
 
+# A time field cannot say 24:00: a window that ends at 23:59 or later runs to midnight.
+END_OF_DAY = time(23, 59)
+
+
+def day_spans(windows: Iterable[AvailabilityWindow], day: date) -> list[tuple[datetime, datetime]]:
+    """The merged weekly windows on local `day`, as local datetimes; one reaching END_OF_DAY ends at midnight."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN)
+    return [(datetime.combine(day, start, tzinfo=BERLIN),
+             midnight if end >= END_OF_DAY else datetime.combine(day, end, tzinfo=BERLIN))
+            for start, end in _merged((w.start_time, w.end_time) for w in windows if w.weekday == day.weekday())]
+
+
 def within_windows(windows: Iterable[AvailabilityWindow], start: datetime, end: datetime) -> bool:
-    """True if the slot lies inside one (merged) weekly window on its local day."""
+    """True if each local day's part of the slot lies inside one (merged) weekly window of that day.
+
+    A slot over midnight therefore fits an interpreter whose evening window runs to the end of the
+    day and whose next morning's window starts at 00:00 (an evening shift at a reception centre)."""
     local_start, local_end = start.astimezone(BERLIN), end.astimezone(BERLIN)
-    if local_start.date() != local_end.date() and local_end.time() != time(0):
-        return False  # over midnight: windows are per day
-    day = local_start.date()
-    spans = _merged((w.start_time, w.end_time) for w in windows if w.weekday == day.weekday())
-    for span_start, span_end in spans:
-        window_start = datetime.combine(day, span_start, tzinfo=BERLIN)
-        window_end = datetime.combine(day, span_end, tzinfo=BERLIN)
-        if window_start <= local_start and local_end <= window_end:
-            return True
-    return False
+    for day in local_days(start, end):
+        part_start = max(local_start, datetime.combine(day, time(0), tzinfo=BERLIN))
+        part_end = min(local_end, datetime.combine(day + timedelta(days=1), time(0), tzinfo=BERLIN))
+        if not any(s <= part_start and part_end <= e for s, e in day_spans(windows, day)):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -78,16 +78,19 @@ def refuse_holiday(day: date) -> None:
 def free_starts(*, day: date, duration: timedelta, people: Sequence[Person],
                 now: datetime) -> list[tuple[datetime, list[Candidate]]]:
     """Every quarter hour of `day` (local) after `now` at which someone is free for `duration`."""
-    spans = [(w.start_time, w.end_time) for p in people for w in p.windows if w.weekday == day.weekday()]
+    spans = [span for p in people for span in availability.day_spans(p.windows, day)]
     if not spans:
         return []
-    first = datetime.combine(day, min(s for s, _ in spans), tzinfo=BERLIN)
-    last = datetime.combine(day, max(e for _, e in spans), tzinfo=BERLIN)
+    first = min(s for s, _ in spans)
+    last = max(e for _, e in spans)
+    if last.date() > day:  # someone's window runs to midnight: a slot may go on into the next morning
+        last += duration
+    next_day_free = availability.holiday_name(day + timedelta(days=1)) is None
     out = []
     start = first.replace(minute=first.minute - first.minute % 15)
-    while start + duration <= last:
+    while start + duration <= last and start.date() == day:
         begin, end = start.astimezone(UTC), (start + duration).astimezone(UTC)
-        if begin > now:
+        if begin > now and (next_day_free or len(availability.local_days(begin, end)) == 1):
             free = [p.candidate for p in people
                     if availability.within_windows(p.windows, begin, end)
                     and not any(b < end and e > begin for b, e in p.busy)]
@@ -116,7 +119,8 @@ async def day_slots(*, db: AsyncSession, language_code: str, purpose: str, day: 
     rows = [r for r in (await db.execute(stmt)).all() if availability.qualification_ok(r[3], wish_qualification)]
     ids = [r[0] for r in rows]
     day_start = datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(UTC)
-    day_end = day_start + timedelta(days=1, hours=2)  # covers a summer-time change
+    # covers a slot going on after midnight and a summer-time change
+    day_end = day_start + timedelta(days=1, hours=2, minutes=settings.booking_max_minutes)
     windows: dict[int, list[AvailabilityWindow]] = {i: [] for i in ids}
     for window in (await db.execute(select(AvailabilityWindow).where(
             AvailabilityWindow.interpreter_id.in_(ids)))).scalars():

@@ -31,8 +31,8 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 def within_a_day(hours: float, minutes: int = 60) -> datetime:
     """A start about `hours` from now (under 24 h) whose slot of `minutes` stays on one local day.
 
-    Slots over midnight are refused (availability windows are per day), so a start whose slot
-    would cross it moves to 00:05 of the next day: still under 24 h ahead, whatever the hour."""
+    A slot over midnight would also depend on the next day (its windows, whether it is a holiday),
+    so a start whose slot would cross it moves to 00:05 of the next day: still under 24 h ahead."""
     start = (datetime.now(UTC) + timedelta(hours=hours)).replace(second=0, microsecond=0)
     local = start.astimezone(BERLIN)
     if (local + timedelta(minutes=minutes)).date() != local.date():

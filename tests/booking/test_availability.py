@@ -37,6 +37,21 @@ def test_adjacent_windows_merge() -> None:
     assert availability.within_windows(windows, at(day, 11), at(day, 13))
 
 
+def test_a_slot_over_midnight_fits_an_evening_window_that_runs_on_into_the_next_morning() -> None:
+    """Tue 20:00–23:59 (a time field's 'until midnight') and Wed 00:00–02:00 admit Tue 23:30–Wed 00:30."""
+    tuesday = date(2027, 1, 12)
+    wednesday = tuesday + timedelta(days=1)
+    evening = AvailabilityWindow(weekday=tuesday.weekday(), start_time=time(20), end_time=time(23, 59))
+    morning = AvailabilityWindow(weekday=wednesday.weekday(), start_time=time(0), end_time=time(2))
+    assert availability.within_windows([evening, morning], at(tuesday, 23, 30), at(wednesday, 0, 30))
+    assert availability.within_windows([evening], at(tuesday, 23, 30), at(wednesday, 0, 0))  # ends at midnight
+    assert not availability.within_windows([evening], at(tuesday, 23, 30), at(wednesday, 0, 30))
+    late_morning = AvailabilityWindow(weekday=wednesday.weekday(), start_time=time(0, 15), end_time=time(2))
+    assert not availability.within_windows([evening, late_morning], at(tuesday, 23, 30), at(wednesday, 0, 30))
+    early_evening = AvailabilityWindow(weekday=tuesday.weekday(), start_time=time(20), end_time=time(23, 30))
+    assert not availability.within_windows([early_evening, morning], at(tuesday, 23), at(wednesday, 0, 30))
+
+
 async def _free(db: AsyncSession, world: World, start, end) -> list[int]:  # type: ignore[no-untyped-def]
     found = await availability.candidates(db=db, language_code="ar", start=start, end=end)
     return [c.user_id for c in found]

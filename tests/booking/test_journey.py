@@ -90,6 +90,24 @@ def test_free_starts_skip_busy_people_and_the_past() -> None:
     assert free_starts(day=day, duration=timedelta(minutes=30), people=[person], now=later) == []
 
 
+def test_free_starts_go_on_past_midnight_into_a_next_morning_window_but_not_into_a_holiday() -> None:
+    """Pure: 23:30 and 23:45 are offered for 30 minutes when the next morning's window starts at 00:00;
+    on Christmas Eve the same evening stops at 23:30, because a slot may not reach into a holiday."""
+    from broker.booking.availability import Candidate
+
+    windows = tuple(AvailabilityWindow(interpreter_id=1, weekday=weekday, start_time=start, end_time=end)
+                    for weekday in range(7) for start, end in ((time(0), time(1)), (time(22), time(23, 59))))
+    person = Person(candidate=Candidate(1, "A", "a", Qualification.TRAINED, None, 0), windows=windows, busy=())
+
+    def offered(day: date) -> list[str]:
+        now = datetime.combine(day, time(7), tzinfo=BERLIN).astimezone(UTC)
+        found = free_starts(day=day, duration=timedelta(minutes=30), people=[person], now=now)
+        return [s.astimezone(BERLIN).strftime("%H:%M") for s, _ in found if s.astimezone(BERLIN).hour >= 22]
+
+    assert offered(date(2026, 12, 8)) == ["22:00", "22:15", "22:30", "22:45", "23:00", "23:15", "23:30", "23:45"]
+    assert offered(date(2026, 12, 24)) == ["22:00", "22:15", "22:30", "22:45", "23:00", "23:15", "23:30"]
+
+
 async def test_bookings_read_with_names_and_whether_a_cancel_would_be_late(
     client: httpx.AsyncClient, interpreters: World,
 ) -> None:
