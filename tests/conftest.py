@@ -8,13 +8,16 @@ tables (truncated after use), so tests that commit — races, real servers — w
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import httpx
 import pytest
@@ -253,6 +256,19 @@ class LiveServer:
     app: FastAPI
 
 
+class _TestServer(uvicorn.Server):
+    """uvicorn in the test's loop; says so when a process signal reaches it.
+
+    uvicorn takes SIGINT and SIGTERM while it serves and stops gracefully on them, so a stray
+    signal shows up in a test only as a socket that no longer answers (a CI run once saw a
+    WebSocket handshake time out, and a swallowed KeyboardInterrupt in the same worker)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        logging.getLogger("tests.serve").error("the test server on %s received %s from outside the test",
+                                               self.config.port, signal.Signals(sig).name)
+        super().handle_exit(sig, frame)
+
+
 @asynccontextmanager
 async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
     """The real app under uvicorn on loopback `port`, in the caller's event loop, until the block ends.
@@ -261,7 +277,7 @@ async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
     that restarts the server passes the same port again so links keep their origin."""
     origin = f"http://127.0.0.1:{port}"
     application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
+    server = _TestServer(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
                                            ws_per_message_deflate=False, lifespan="on"))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 60  # polled condition: started, or the task died (minutes on a loaded machine)
