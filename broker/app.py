@@ -84,6 +84,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.engine.dispose()
 
 
+# An idle keep-alive connection stays open longer than the proxy in front keeps its idle upstream
+# connections (Caddy: 2 minutes), so the proxy never reuses one the server is just closing; the
+# request on it would fail with a reset (uvicorn's default is 5 s).
+KEEP_ALIVE_SECONDS = 130
+
+
 def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
     """How `videodolmetschen serve` runs the app (tests serve it the same way)."""
     settings: Settings = app.state.settings
@@ -98,6 +104,7 @@ def server_config(app: FastAPI, *, host: str, port: int, log_level: str = "info"
         # direct peer is one of these proxies; anyone else could forge it.
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level=log_level,
     )
 

@@ -8,8 +8,9 @@ at the programme's scale (a few hundred sockets) that is cheaper than per-user c
 
 Liveness needs no heartbeat keys: each instance names its Redis connections `vd-<id>`, and
 an instance whose subscriber connection is gone from `CLIENT LIST` has died (the kernel
-closes a killed process's sockets at once). The room directory (signaling/cluster.py)
-uses that to free a dead instance's seats within a second, and exactly one survivor claims
+closes a killed process's sockets at once). An instance missing from every look for a second
+(one missing look could be a glitch, and freeing a live instance's seats breaks its calls) is
+dead: the room directory (signaling/cluster.py) frees its seats, and exactly one survivor claims
 the dead instance's users (its `<prefix>:presence:<id>` set, read and deleted atomically):
 they stay online there for one grace period and are then reported offline by it, unless
 they reconnected somewhere meanwhile. A gracefully stopped instance leaves its set behind
@@ -51,7 +52,28 @@ log = logging.getLogger(__name__)
 
 NAME_PREFIX = "vd-"
 LISTENERS_WAIT_SECONDS = 5.0  # after an outage, how long the backlog waits for the others to resubscribe
+GONE_AFTER_SECONDS = 1.0  # an instance missing from CLIENT LIST this long (every look) is dead
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MissingLooks:
+    """Which instances each look at CLIENT LIST has missed for `after` seconds (pure, for the watch)."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self._since: dict[str, float] = {}
+
+    def look(self, missing: Iterable[str], now: float) -> list[str]:
+        """One look found `missing` absent; those absent from every look since `after` ago are dead."""
+        self._since = {i: self._since.get(i, now) for i in missing}
+        return sorted(i for i, since in self._since.items() if now - since >= self.after)
+
+    def reset(self) -> None:
+        """No look now (Redis away, or others still reconnecting): absence starts counting anew."""
+        self._since.clear()
+
+    def discard(self, instance: str) -> None:
+        self._since.pop(instance, None)
 
 
 class RedisBackplane:
@@ -68,6 +90,7 @@ class RedisBackplane:
         self.on_instance_dead: Callable[[str, set[int]], Awaitable[None]] | None = None
         self.on_reconnect: Callable[[], Awaitable[None]] | None = None
         self.known_instances: set[str] = set()
+        self._missing = MissingLooks(GONE_AFTER_SECONDS)
         self._receiver: BackplaneReceiver | None = None
         self._redis: Redis | None = None
         self._subscriber: Redis | None = None
@@ -287,14 +310,16 @@ class RedisBackplane:
         while not self._stopping:
             await asyncio.sleep(self.watch_seconds)
             if not self.connected.is_set() or time.monotonic() < self._quiet_until or not self.known_instances:
+                self._missing.reset()  # a second of missing means a second of looks
                 continue
             try:
                 live = await asyncio.wait_for(self.live_instances(), 1.0)
                 self._probe_ok = True
             except (RedisError, OSError, TimeoutError):
                 self._probe_ok = False  # a hung Redis: nothing fails, it just never answers
+                self._missing.reset()
                 continue
-            for instance in sorted(self.known_instances - live - {self.instance_id}):
+            for instance in self._missing.look(self.known_instances - live - {self.instance_id}, time.monotonic()):
                 await self.forget_instance(instance)
 
     async def forget_instance(self, instance: str) -> None:
@@ -304,6 +329,7 @@ class RedisBackplane:
         gets the users (the claim); that one carries their grace period and reports them offline.
         """
         self.known_instances.discard(instance)
+        self._missing.discard(instance)
         log.warning("instance %s is gone; freeing its seats and presence", instance,
                     extra={"instance_id": instance})
         claimed: set[int] = set()

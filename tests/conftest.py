@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import broker.models  # noqa: F401
-from broker.app import create_app
+from broker.app import KEEP_ALIVE_SECONDS, create_app
 from broker.auth import service as auth_service
 from broker.auth.security import hash_password
 from broker.config import Environment, Settings
@@ -278,7 +278,8 @@ async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
     origin = f"http://127.0.0.1:{port}"
     application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
     server = _TestServer(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_per_message_deflate=False, lifespan="on"))
+                                           ws_per_message_deflate=False, lifespan="on",
+                                           timeout_keep_alive=KEEP_ALIVE_SECONDS))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 60  # polled condition: started, or the task died (minutes on a loaded machine)
     while not (server.started or task.done()) and time.monotonic() < deadline:

@@ -6,6 +6,7 @@ import pytest
 
 from signaling.online import Presence
 from signaling.ratelimit import TokenBucket
+from signaling.redis_backplane import MissingLooks
 from signaling.rooms import Room, RoomError
 from signaling.tokens import JoinClaims
 
@@ -140,3 +141,20 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert [bucket.allow(0) for _ in range(6)] == [True] * 5 + [False]
     assert bucket.allow(0.1) is True
     assert bucket.allow(0.1) is False
+
+
+def test_an_instance_is_dead_only_when_every_look_missed_it_for_a_second() -> None:
+    """One missing look (a subscriber reconnecting) frees nothing; a second of missing looks does.
+    A look that sees the instance, or a pause in looking, starts the count anew."""
+    looks = MissingLooks(1.0)
+    assert looks.look({"b"}, now=10.0) == []
+    assert looks.look({"b"}, now=10.5) == []
+    assert looks.look(set(), now=10.7) == []  # b is back
+    assert looks.look({"b", "c"}, now=11.0) == []
+    assert looks.look({"b", "c"}, now=11.9) == []
+    assert looks.look({"b", "c"}, now=12.0) == ["b", "c"]
+    looks.reset()  # Redis was away: no looks
+    assert looks.look({"b"}, now=12.1) == []
+    looks.discard("b")
+    assert looks.look({"b"}, now=13.0) == []
+    assert looks.look({"b"}, now=14.0) == ["b"]
