@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -155,16 +156,33 @@ async def _evidence(site: Web, name: str, artifacts_dir: Path) -> None:
 
 
 def _server_evidence(server: LiveServer) -> None:
-    """The server's side of a stall: its database pool, and where each of its tasks waits."""
+    """The server's side of a stall: its database pool, whether another connection holds SQLite's
+    write lock, and where each task that runs our code waits (innermost frames)."""
     runtime = getattr(server.app.state, "runtime", None)
     if runtime is not None:
         print(f"--- server database pool: {runtime.engine.pool.status()}")
+        path = runtime.settings.sqlite_path()
+        if path is not None:
+            print(f"--- SQLite write lock: {_sqlite_write_lock(path)}")
     for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=12)
-        if any("/broker/" in f.f_code.co_filename for f in frames):
+        frames = task.get_stack()  # outermost first, whole depth: request handlers sit deep in middleware
+        if any("/broker/" in f.f_code.co_filename or "/signaling/" in f.f_code.co_filename for f in frames):
             where = " <- ".join(f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}"
-                                for f in reversed(frames))
+                                for f in reversed(frames[-8:]))
             print(f"--- task {task.get_name()}: {where}")
+
+
+def _sqlite_write_lock(path: Path) -> str:
+    """'free', or who-knows-who holds it: a connection of its own asks for the lock without waiting."""
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return "free"
+    except sqlite3.OperationalError as exc:
+        return f"held by another connection ({exc})"
+    finally:
+        connection.close()
 
 
 @pytest.fixture
