@@ -99,9 +99,11 @@ async def test_takeover_when_the_holder_stops_renewing(
         make_scheduler: MakeScheduler, db: AsyncSession, world: World,
         sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """When the leader dies without releasing, the other scheduler takes the lease after expiry and runs its jobs."""
-    a, jobs_a, rec_a = await make_scheduler("a")
+    # A 3 s lease: with the default 1 s, two suites on two cores once delayed a's renewal past
+    # its expiry, so b took a lease whose holder was alive (as it should) before a crashed.
+    a, jobs_a, rec_a = await make_scheduler("a", lease_seconds=3.0)
     await _wait_for(lambda: asyncio.sleep(0, a.is_leader))
-    b, _jobs_b, rec_b = await make_scheduler("b")
+    b, _jobs_b, rec_b = await make_scheduler("b", lease_seconds=3.0)
     await asyncio.sleep(0.5)  # the behaviour under test: b tries for a while and does not take a's lease
     assert a.is_leader and not b.is_leader
     booking_id = await add_booking(db, world, utcnow() + timedelta(seconds=3))
@@ -110,7 +112,7 @@ async def test_takeover_when_the_holder_stops_renewing(
         assert booking is not None and booking.scheduled_start is not None
     await jobs_a.schedule(booking_id, booking.scheduled_start)  # outside the read transaction (SQLite)
     await a.stop(release=False)  # a crash: no renewal, no release
-    await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=5)
+    await _wait_for(lambda: asyncio.sleep(0, b.is_leader), timeout=15)
     await _wait_for(lambda: _escalated(sessionmaker, booking_id))
     # caseworker, interpreter and the admin
     assert [e.get("kind") for _, e in rec_b.sent].count("no_show_escalated") == 3
