@@ -9,7 +9,7 @@ switch to and from summer time is handled by zoneinfo, not by fixed offsets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -32,14 +32,16 @@ HOLDING = (RequestStatus.REQUESTED, RequestStatus.ASSIGNED, RequestStatus.OPEN, 
 COUNTED = (*HOLDING, RequestStatus.COMPLETED)
 
 
-@lru_cache(maxsize=16)
-def _thuringia(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("DE", subdiv="TH", years=year, language="de")
+@lru_cache(maxsize=32)
+def thuringian_holidays(year: int, language: str = "de") -> Mapping[date, str]:
+    """Thuringia's public holidays of `year`, named in `language` ("de" or "en_US"): the one calendar
+    that availability, the day's free times and the booking form read."""
+    return holidays.country_holidays("DE", subdiv="TH", years=year, language=language)
 
 
 def holiday_name(day: date) -> str | None:
     """The Thuringian public holiday on `day` in German, if any (e.g. Reformationstag, Weltkindertag)."""
-    name = _thuringia(day.year).get(day)
+    name = thuringian_holidays(day.year).get(day)
     return str(name) if name else None
 
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import holidays
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +45,7 @@ def holiday_names(day: date) -> dict[str, str] | None:
     """The Thuringian public holiday on `day` in German and English, if any."""
     names = {}
     for key, language in (("de", "de"), ("en", "en_US")):
-        found = holidays.country_holidays("DE", subdiv="TH", years=day.year, language=language).get(day)
+        found = availability.thuringian_holidays(day.year, language).get(day)
         if found is None:
             return None
         names[key] = str(found)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from broker.booking import availability
 from broker.booking.availability import BERLIN, holiday_name
 from broker.enums import Gender, Qualification, Role
 from broker.interpreter.models import AvailabilityWindow, InterpreterProfile
@@ -38,6 +40,24 @@ def within_a_day(hours: float, minutes: int = 60) -> datetime:
     if (local + timedelta(minutes=minutes)).date() != local.date():
         start = datetime.combine(local.date() + timedelta(days=1), time(0, 5), tzinfo=BERLIN).astimezone(UTC)
     return start
+
+
+def calendar_without(days: set[date]) -> Callable[[int, str], Mapping[date, str]]:
+    """Thuringia's real holiday calendar with `days` taken out."""
+    real = availability.thuringian_holidays
+
+    def calendar(year: int, language: str = "de") -> Mapping[date, str]:
+        return {day: name for day, name in real(year, language).items() if day not in days}
+    return calendar
+
+
+@pytest.fixture
+def calendar_without_holidays_near_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mocks the outside calendar: today and tomorrow (Berlin) count as working days even when they are
+    Thuringian holidays, so a test that books minutes or hours ahead passes on 25 December too.
+    Holiday tests use fixed dates and do not take this fixture."""
+    today = datetime.now(UTC).astimezone(BERLIN).date()
+    monkeypatch.setattr(availability, "thuringian_holidays", calendar_without({today, today + timedelta(days=1)}))
 
 
 def booking_body(start: datetime, minutes: int = 60, **extra: object) -> dict[str, object]:

@@ -98,6 +98,7 @@ async def test_decline_reassigns_and_then_unassigns(client: httpx.AsyncClient, i
     assert response.status_code == 404
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_cancellation_late_flag_and_ledger(client: httpx.AsyncClient, interpreters: World,
                                                  db: AsyncSession) -> None:
     """A cancellation under 24 h before the start is flagged late; one earlier is not; each writes one ledger row."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.booking import availability
+from broker.booking import availability, slots
 from broker.enums import RequestMode, RequestStatus
 from broker.interpreter.models import Absence, AvailabilityWindow
 from broker.request.models import InterpretingRequest
-from tests.booking.conftest import at, give_windows, working_day
+from tests.booking.conftest import at, calendar_without, give_windows, working_day
 from tests.conftest import World
 
 
@@ -19,6 +20,16 @@ def test_thuringian_holidays_include_christmas_reformation_day_and_childrens_day
     for day in (date(2026, 12, 25), date(2026, 12, 26), date(2026, 10, 31), date(2026, 9, 20)):
         assert availability.holiday_name(day) is not None, day
     assert availability.holiday_name(date(2026, 12, 23)) is None
+
+
+def test_availability_and_the_days_free_times_read_one_holiday_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taking Christmas Day out of the calendar (as near-now booking tests do for today and tomorrow)
+    reaches both readers, and leaves Boxing Day a holiday in German and English."""
+    assert slots.holiday_names(date(2026, 12, 25)) == {"de": "Erster Weihnachtstag", "en": "Christmas Day"}
+    monkeypatch.setattr(availability, "thuringian_holidays", calendar_without({date(2026, 12, 25)}))
+    assert availability.holiday_name(date(2026, 12, 25)) is None and slots.holiday_names(date(2026, 12, 25)) is None
+    assert availability.holiday_name(date(2026, 12, 26)) == "Zweiter Weihnachtstag"
+    assert slots.holiday_names(date(2026, 12, 26)) == {"de": "Zweiter Weihnachtstag", "en": "Second Day of Christmas"}
 
 
 def test_windows_are_local_time_across_daylight_saving() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -108,6 +109,7 @@ def test_free_starts_go_on_past_midnight_into_a_next_morning_window_but_not_into
     assert offered(date(2026, 12, 24)) == ["22:00", "22:15", "22:30", "22:45", "23:00", "23:15", "23:30"]
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_bookings_read_with_names_and_whether_a_cancel_would_be_late(
     client: httpx.AsyncClient, interpreters: World,
 ) -> None:
@@ -125,6 +127,7 @@ async def test_bookings_read_with_names_and_whether_a_cancel_would_be_late(
     assert entry["cancel_is_late"] is False and listed[near.json()["id"]]["cancel_is_late"] is True
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_late_confirmation_opens_the_room_even_after_the_room_job_ran(
     db: AsyncSession, client: httpx.AsyncClient, interpreters: World,
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
@@ -172,6 +175,7 @@ async def test_when_everyone_declines_the_caseworker_is_told_nobody_was_found(
     assert list(kinds) == ["booking_unassigned"]
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_no_show_names_its_follow_up_request(
     db: AsyncSession, client: httpx.AsyncClient, interpreters: World,
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,

@@ -18,7 +18,14 @@ from broker.booking.schemas import BookingCreate
 from broker.config import Settings
 from broker.request.models import InterpretingRequest
 from broker.scheduler.runner import _RUNTIME, JobRuntime
-from tests.booking.conftest import at, booking_body, interpreters, within_a_day, working_day  # noqa: F401  (fixture)
+from tests.booking.conftest import (  # noqa: F401  (fixtures)
+    at,
+    booking_body,
+    calendar_without_holidays_near_now,
+    interpreters,
+    within_a_day,
+    working_day,
+)
 from tests.conftest import World
 from tests.notification.conftest import SmtpServer, drain, give_addresses
 
@@ -49,6 +56,7 @@ async def fresh(db: AsyncSession, booking_id: int) -> InterpretingRequest:
     return booking
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 @pytest.mark.parametrize("ending", ["cancel", "late_cancel", "no_show"])
 async def test_one_booking_life_one_uid_rising_sequence_right_method_and_status(
     db: AsyncSession, interpreters: World, sessionmaker: async_sessionmaker[AsyncSession],  # noqa: F811

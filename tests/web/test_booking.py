@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.booking import service as booking_service
+from tests.booking.conftest import calendar_without_holidays_near_now  # noqa: F401  (fixture)
 from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, ready
 from tests.web.helpers import inbound_growth, remote_video_playing
@@ -67,6 +68,7 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
         assert growth["framesDecoded"] > 0, growth
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_confirming_inside_the_room_window_opens_the_room_and_both_connect(web: Web, world: World) -> None:
     """A booking five minutes ahead, confirmed on the console: no job needed, both pages join and see video."""
     interpreter_id = world.users["interpreter"].id

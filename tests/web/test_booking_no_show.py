@@ -14,7 +14,7 @@ from broker.booking.models import BookingEscalation
 from broker.config import Settings
 from broker.enums import RequestStatus
 from broker.request.models import InterpretingRequest
-from tests.booking.conftest import interpreters  # noqa: F401  (fixture)
+from tests.booking.conftest import calendar_without_holidays_near_now, interpreters  # noqa: F401  (fixtures)
 from tests.conftest import World
 from tests.web.conftest import Web, ready
 from tests.web.helpers import interpreter_available, remote_video_playing
@@ -42,6 +42,7 @@ async def _playing_and_advancing(page) -> tuple[int, float]:  # type: ignore[no-
     return int(first[0]), float(later - first[1])
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_no_show_caseworker_is_told_and_then_sees_the_stand_in(
     web: Web, interpreters: World, sessionmaker: async_sessionmaker[AsyncSession],  # noqa: F811
 ) -> None:

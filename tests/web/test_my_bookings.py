@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Route
 
-from tests.booking.conftest import at, booking_body, interpreters, within_a_day, working_day  # noqa: F401  (fixture)
+from tests.booking.conftest import (  # noqa: F401  (fixtures)
+    at,
+    booking_body,
+    calendar_without_holidays_near_now,
+    interpreters,
+    within_a_day,
+    working_day,
+)
 from tests.conftest import World
 from tests.waiting import eventually
 from tests.web.conftest import Web, axe_check, ready
@@ -19,6 +26,7 @@ from tests.web.conftest import Web, axe_check, ready
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+@pytest.mark.usefixtures("calendar_without_holidays_near_now")
 async def test_my_bookings_lists_names_and_cancel_says_it_is_late(
     web: Web, interpreters: World, artifacts_dir: Path,  # noqa: F811
 ) -> None:
