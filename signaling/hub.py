@@ -283,6 +283,10 @@ class Hub:
                        signed_in=conn.user_id is not None, in_room=conn.room_id is not None, room=room, now=now)
         assert room is not None  # admit refuses a join to a room that is not open
         if claims.role == "guest" and self.admit_guest is not None and not room.holds_token(claims.token_id):
+            # A refusal (the guest seat still held for a dropped guest) must not spend the link. Once
+            # admitted, nobody else can take the free guest seat meanwhile: that needs the latest link,
+            # which the database spends once.
+            room.admission(claims, conn_id=conn.id, user_id=conn.user_id, now=now)
             await self.admit_guest(room.room_id, msg.token)  # a guest's reconnect to its seat skips this
         name = conn.principal.display_name if conn.principal else claims.role
         result = room.join(claims, conn_id=conn.id, user_id=conn.user_id, display_name=name, now=now)

@@ -69,6 +69,27 @@ class Room:
         now: float,
     ) -> JoinResult:
         """Seat a connection or raise RoomError; `user_id` is the socket's signed-in user."""
+        held = self.admission(claims, conn_id=conn_id, user_id=user_id, now=now)
+        if held is not None:
+            held.conn_id, held.dropped_at, held.token_id = conn_id, None, claims.token_id
+            held.display_name = display_name
+            self.used_tokens.add(claims.token_id)
+            return JoinResult(seat=held, rejoined=True)
+        seat = Seat(
+            peer_id=secrets.token_urlsafe(6),
+            role=claims.role,
+            user_id=claims.user_id,
+            display_name=display_name,
+            token_id=claims.token_id,
+            conn_id=conn_id,
+        )
+        self.seats[seat.peer_id] = seat
+        self.used_tokens.add(claims.token_id)
+        return JoinResult(seat=seat, rejoined=False)
+
+    def admission(self, claims: JoinClaims, *, conn_id: int, user_id: int | None, now: float) -> Seat | None:
+        """Whether `join` would seat this connection, changing nothing: the held seat it would take
+        back, None for a new seat, or RoomError. A guest link is spent only after this says yes."""
         if claims.room_id != self.room_id:
             raise RoomError("token-wrong-room", "this token is for another room")
         if self.closed or now >= self.expires_at:
@@ -86,27 +107,14 @@ class Room:
             if same_token or same_user:
                 if seat.connected:
                     raise RoomError("token-used", "this seat is already taken by a live connection")
-                seat.conn_id, seat.dropped_at, seat.token_id = conn_id, None, claims.token_id
-                seat.display_name = display_name
-                self.used_tokens.add(claims.token_id)
-                return JoinResult(seat=seat, rejoined=True)
+                return seat
         if claims.token_id in self.used_tokens:
             raise RoomError("token-used", "this token has already been used")
         if len(self.seats) >= MAX_SEATS:
             raise RoomError("room-full", "the room is full")
         if any(seat.role == claims.role for seat in self.seats.values()):
             raise RoomError("room-full", f"the {claims.role} seat is taken")
-        seat = Seat(
-            peer_id=secrets.token_urlsafe(6),
-            role=claims.role,
-            user_id=claims.user_id,
-            display_name=display_name,
-            token_id=claims.token_id,
-            conn_id=conn_id,
-        )
-        self.seats[seat.peer_id] = seat
-        self.used_tokens.add(claims.token_id)
-        return JoinResult(seat=seat, rejoined=False)
+        return None
 
     def holds_token(self, token_id: str) -> bool:
         """A seat was taken with this token (its holder may come back within the grace)."""

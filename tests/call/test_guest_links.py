@@ -80,3 +80,22 @@ async def test_guest_link_is_one_time_newest_only_and_stays_used_after_restart(
         third = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
         fresh = await guest_join(server, room, token_of(third.json()["url"]))
         assert fresh["type"] == "joined", fresh
+
+
+async def test_a_link_refused_while_the_dropped_guests_seat_is_held_is_not_spent(
+        settings: Settings, engine: AsyncEngine, db: AsyncSession, world: World) -> None:
+    """The first guest's browser closes; the caseworker hands out a new link at once. While the old
+    seat is held for its rejoin grace the new link is refused as `room-full`, and it stays unspent:
+    once the grace has run out, the same link admits the new guest."""
+    settings = settings.model_copy(update={"rejoin_grace_seconds": 2.0})
+    request_id, room = await accepted_call(db, world)
+    caseworker = world.auth("caseworker_a")
+    async with serve(settings, free_port()) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        first = await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)
+        assert (await guest_join(server, room, token_of(first.json()["url"])))["type"] == "joined"
+        second = token_of((await http.post(f"/api/requests/{request_id}/guest-link", headers=caseworker)).json()["url"])
+        held = await guest_join(server, room, second)
+        assert held["type"] == "error" and held["code"] == "room-full", held
+        await asyncio.sleep(3.5)  # the 2 s grace, and the hub's once-a-second sweep
+        joined = await guest_join(server, room, second)
+        assert joined["type"] == "joined" and joined["role"] == "guest", joined
