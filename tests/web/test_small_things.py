@@ -5,6 +5,7 @@ label in German); the device check in audio-only mode shows no empty picture and
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import World
 from tests.web.conftest import Web, ready
@@ -84,7 +85,15 @@ async def test_a_space_typed_while_an_offer_arrives_does_not_accept_it(web: Web,
     await interpreter.keyboard.press("Space")
     await interpreter.keyboard.press("Tab")
     assert await interpreter.evaluate("document.activeElement.closest('#offer') !== null")
+    # Behind the dialog the console is inert: a click meant for "Abwesend" or the note reaches nothing.
+    for behind in ("#status-away", "#absence-note"):
+        with pytest.raises(PlaywrightTimeout):
+            await interpreter.locator(behind).click(trial=True, timeout=1_500)
     # Had the Space accepted, the call would start; declining now must bring the console back instead.
     await offer.get_by_role("button", name="Ablehnen").click()
     await interpreter.wait_for_function("['available', 'away'].includes(document.body.dataset.status)")
     assert await counter.evaluate("document.body.dataset.view") != "call"
+    # Focus goes back where the interpreter was typing, and the note takes clicks and keys again.
+    assert await interpreter.evaluate("document.activeElement.id") == "absence-note"
+    await note.type(" im Mai")
+    assert await note.input_value() == "Urlaub im Mai"

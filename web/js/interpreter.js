@@ -126,6 +126,7 @@ function showOffer(offer) {
   $("#offer-details").replaceChildren(...rows.map(([k, v]) => el("div", { class: "fact" },
     el("dt", {}, t(k)), el("dd", { "data-field": k }, v))));
   $("#offer").hidden = false;
+  setBehindOfferInert(true);
   const deadline = new Date(offer.expires_at).getTime();
   const tick = () => {
     const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
@@ -151,6 +152,7 @@ function hideOffer({ restoreFocus = true } = {}) {
   const hadFocus = $("#offer").contains(document.activeElement);
   state.offer = null;
   $("#offer").hidden = true;
+  setBehindOfferInert(false);  // before focus goes back: an inert element cannot take it
   delete document.body.dataset.offer;
   if (wasOpen && restoreFocus && hadFocus) {
     const back = state.returnFocus;
@@ -158,6 +160,15 @@ function hideOffer({ restoreFocus = true } = {}) {
     else focusOn($("#presence-h"));
   }
   state.returnFocus = null;
+}
+
+/** While the offer is open everything else is inert: no click, Tab or screen reader reaches the
+ *  presence buttons or a half-typed form behind it, as aria-modal promises. */
+function setBehindOfferInert(inert) {
+  const offer = $("#offer");
+  for (const node of [...document.body.children, ...offer.parentElement.children]) {
+    if (node !== offer && !node.contains(offer) && node.tagName !== "SCRIPT") node.inert = inert;
+  }
 }
 
 /** The offer is a modal alert dialog: Tab and Shift+Tab stay inside it; Escape declines. */
