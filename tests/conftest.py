@@ -8,6 +8,7 @@ tables (truncated after use), so tests that commit — races, real servers — w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import broker.models  # noqa: F401
-from broker.app import KEEP_ALIVE_SECONDS, create_app
+from broker.app import create_app, server_config
 from broker.auth import service as auth_service
 from broker.auth.security import hash_password
 from broker.config import Environment, Settings
@@ -84,10 +85,36 @@ def pg_url() -> Iterator[str]:
     name = f"vd_test_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     url = f"{base}/{name}"
 
+    for stale in asyncio.run(_test_databases_of_dead_runs()):
+        with contextlib.suppress(Exception):  # another worker of this run may be dropping it too
+            asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {stale} WITH (FORCE)"))
     asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
     upgrade(Settings(database_url=url))
     yield url
     asyncio.run(pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def _test_databases_of_dead_runs() -> list[str]:
+    """`vd_test_<pid>_<worker>` databases whose test process is gone (a run that was killed never
+    dropped its own); a live pid may be another suite running beside this one, so it is kept."""
+    engine = make_engine(Settings(database_url=PG_URL))
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(text(r"SELECT datname FROM pg_database WHERE datname LIKE 'vd\_test\_%'"))
+            names = found.scalars()
+            return [name for name in names if (pid := name.split("_")[2]).isdigit() and not _alive(int(pid))]
+    finally:
+        await engine.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 async def pg_admin(*statements: str, url: str = PG_URL) -> None:
@@ -271,15 +298,14 @@ class _TestServer(uvicorn.Server):
 
 @asynccontextmanager
 async def serve_app(settings: Settings, port: int) -> AsyncIterator[LiveServer]:
-    """The real app under uvicorn on loopback `port`, in the caller's event loop, until the block ends.
+    """The real app on loopback `port`, served as `videodolmetschen serve` serves it (the product's
+    uvicorn config), in the caller's event loop, until the block ends.
 
     The origin is the server's own, so cookies, CORS and links behave as in production; a test
     that restarts the server passes the same port again so links keep their origin."""
     origin = f"http://127.0.0.1:{port}"
     application = create_app(settings.model_copy(update={"allowed_origins": [origin], "public_base_url": origin}))
-    server = _TestServer(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_per_message_deflate=False, lifespan="on",
-                                           timeout_keep_alive=KEEP_ALIVE_SECONDS))
+    server = _TestServer(server_config(application, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 60  # polled condition: started, or the task died (minutes on a loaded machine)
     while not (server.started or task.done()) and time.monotonic() < deadline:

@@ -6,7 +6,7 @@ import asyncio
 from urllib.parse import urlsplit
 
 from broker.config import Settings
-from tests.broker.test_login_throttle import live
+from tests.conftest import free_port, serve_app
 
 UVICORN_DEFAULT_KEEP_ALIVE = 5.0
 
@@ -29,8 +29,8 @@ async def test_an_idle_keep_alive_connection_still_answers_after_uvicorns_defaul
 ) -> None:
     """A proxy (Caddy keeps idle upstream connections 2 minutes) reuses a connection that has been
     idle longer than uvicorn's default 5 s: the request on it is answered, not reset."""
-    async with live(settings) as url:
-        address = urlsplit(url)
+    async with serve_app(settings, free_port()) as server:
+        address = urlsplit(server.url)
         assert address.hostname is not None and address.port is not None
         reader, writer = await asyncio.open_connection(address.hostname, address.port)
         try:

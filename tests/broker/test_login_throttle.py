@@ -12,17 +12,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.app import create_app, server_config
+from broker.app import create_app
 from broker.audit.models import AuditEntry
 from broker.auth import security, throttle
 from broker.config import Settings
 from broker.database import utcnow
-from tests.conftest import LOADED_MACHINE_TIMEOUT, PASSWORD, World, add_user, free_port
+from tests.conftest import LOADED_MACHINE_TIMEOUT, PASSWORD, World, add_user, free_port, serve_app
 
 
 @asynccontextmanager
@@ -152,23 +151,6 @@ async def test_one_source_spraying_many_accounts_is_stopped_while_others_sign_in
     assert await count_audit(db, "login_failed") == 6
 
 
-@asynccontextmanager
-async def live(settings: Settings) -> AsyncIterator[str]:
-    """The app as `videodolmetschen serve` runs it (same uvicorn config), on a free port."""
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
-
-
 @pytest.mark.parametrize("trusted", [True, False], ids=["trusted-proxy", "untrusted-peer"])
 async def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
     settings: Settings, world: World, trusted: bool
@@ -179,7 +161,8 @@ async def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_p
     allowed = "127.0.0.1" if trusted else "192.0.2.254"
     strict = settings.model_copy(update={"login_source_free_attempts": 3, "login_delay_base_seconds": 60.0,
                                          "forwarded_allow_ips": allowed})
-    async with live(strict) as url, httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=url) as http:
+    async with serve_app(strict, free_port()) as server, \
+            httpx.AsyncClient(timeout=LOADED_MACHINE_TIMEOUT, base_url=server.url) as http:
         attacker = {"X-Forwarded-For": "198.51.100.1"}
         for name in ("admin", "manager", "caseworker_a"):
             answer = await http.post("/api/auth/login", headers=attacker,
