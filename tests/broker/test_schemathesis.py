@@ -63,8 +63,9 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 
     asyncio.run(seed())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    app = create_app(app_settings)
+    app.openapi()  # built once and cached: the ~1.5 s of CPU is not spent inside the schema request
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     # A polled condition: started, or the thread died; a start can take long on a loaded machine.
@@ -79,7 +80,8 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 
 @pytest.fixture(scope="module")
 def api_schema(api_base_url: str) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{api_base_url}/openapi.json").exclude(
+    # Schemathesis waits 10 s for the schema by default; a CI run beside browser tests once took longer.
+    return schemathesis.openapi.from_url(f"{api_base_url}/openapi.json", timeout=REQUEST_TIMEOUT_S).exclude(
         path="/api/auth/logout"  # would sign the fuzzer itself out
     )
 
