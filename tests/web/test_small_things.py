@@ -85,7 +85,10 @@ async def test_a_space_typed_while_an_offer_arrives_does_not_accept_it(web: Web,
     await interpreter.keyboard.press("Space")
     await interpreter.keyboard.press("Tab")
     assert await interpreter.evaluate("document.activeElement.closest('#offer') !== null")
-    # Behind the dialog the console is inert: a click meant for "Abwesend" or the note reaches nothing.
+    # Behind the dialog the console is inert and looks paused (dimmed): a click meant for "Abwesend"
+    # or the note reaches nothing.
+    dimmed = "parseFloat(getComputedStyle(document.querySelector('#presence-h').closest('section')).opacity)"
+    assert await interpreter.evaluate(dimmed) < 1
     for behind in ("#status-away", "#absence-note"):
         with pytest.raises(PlaywrightTimeout):
             await interpreter.locator(behind).click(trial=True, timeout=1_500)
@@ -95,5 +98,6 @@ async def test_a_space_typed_while_an_offer_arrives_does_not_accept_it(web: Web,
     assert await counter.evaluate("document.body.dataset.view") != "call"
     # Focus goes back where the interpreter was typing, and the note takes clicks and keys again.
     assert await interpreter.evaluate("document.activeElement.id") == "absence-note"
+    assert await interpreter.evaluate(dimmed) == 1
     await note.type(" im Mai")
     assert await note.input_value() == "Urlaub im Mai"
