@@ -45,6 +45,9 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 SQL
+# Tests drop their databases WITH (FORCE); an autovacuum worker still in one is not a process of the
+# test role, and PostgreSQL refuses to end it without pg_signal_backend.
+as_postgres psql -p "$PORT" -Atqc "GRANT pg_signal_backend TO $ROLE" >&2
 if ! as_postgres psql -p "$PORT" -Atqc "select 1 from pg_database where datname='$DB'" | grep -q 1; then
   as_postgres createdb -p "$PORT" -O "$ROLE" "$DB"
 fi

@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -29,7 +28,8 @@ from broker.config import Settings
 from broker.migrate import upgrade
 from signaling.cluster import ClusterHub
 from signaling.redis_backplane import RedisBackplane
-from tests.conftest import PG_URL, free_port, require_or_skip
+from tests.conftest import PG_URL, free_port, pg_admin, require_or_skip
+from tests.conftest import drop_database as drop_named_database
 from tests.signaling.conftest import Server, authenticate, make_settings, serve_hub
 
 SECRET = "cluster-test-secret-key-0123456789abcdefghij"
@@ -99,22 +99,10 @@ def redis_server() -> Iterator[RedisServer]:
         server.stop()
 
 
-def _admin_dsn(pg_url: str) -> str:
-    return make_url(pg_url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-
-async def _admin(pg_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_admin_dsn(pg_url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def create_database(pg_url: str) -> str:
     """A fresh, migrated PostgreSQL database next to `pg_url`'s; returns its URL."""
     name = f"vd_cluster_{secrets.token_hex(4)}"
-    asyncio.run(_admin(pg_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"', url=pg_url))
     db_url = make_url(pg_url).set(database=name).render_as_string(hide_password=False)
     upgrade(Settings(_env_file=None, database_url=db_url))
     return db_url
@@ -122,7 +110,8 @@ def create_database(pg_url: str) -> str:
 
 def drop_database(db_url: str) -> None:
     name = make_url(db_url).database
-    asyncio.run(_admin(db_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    maintenance = make_url(db_url).set(database="postgres").render_as_string(hide_password=False)
+    asyncio.run(drop_named_database(str(name), url=maintenance))
 
 
 @pytest.fixture
