@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.enums import LedgerOutcome, RequestMode
 from broker.interpreter.models import InterpreterLanguage
 from broker.ledger.models import LedgerEntry as L
-from broker.report import service, timekeys
+from broker.report import figures, service, timekeys
 from broker.report.schemas import (
     Grouping,
     GrowthReport,
@@ -54,7 +54,7 @@ async def unmet_ranking(*, db: AsyncSession, filters: ReportFilters) -> list[Unm
             language_name=names.languages.get(code, code),
             demand=int(demand),
             unmet=int(unmet),
-            unmet_share=round(unmet / demand, 4) if demand else None,
+            unmet_share=figures.share(unmet, demand),
             unfilled=int(unfilled),
             abandoned=int(gone),
             no_interpreter=int(none),

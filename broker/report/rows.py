@@ -1,9 +1,8 @@
 """Report rows from grouped sums and waits, built in one tight loop.
 
 An all-time report by language × office × month has ≈ 240,000 rows, so the cost per row
-decides: the figures of `service.figures` are computed inline from the row's sums (same
-arithmetic, same rounding), each row's object is made without pydantic's per-field work
-(every value already has its declared type), and every group's wait percentiles come from one
+decides: each row's object is made without pydantic's per-field work (`figures.trusted`: every
+value already has its declared type), and every group's wait percentiles come from one
 vectorised pass over all waits (`group_percentiles`).
 """
 
@@ -16,15 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from broker.report import figures
 from broker.report.schemas import UsageRow
 
 # One group: key values, sums in broker.ledger.rollup.SUM_COLUMNS order, counted waits as text.
 Group = tuple[tuple[Any, ...], Sequence[int], str | None]
-
-# Every row has every field set: one shared set instead of a 1 KiB set per row (pydantic only
-# ever adds to it when a field is assigned, and then the name is in it already).
-_ROW_FIELDS_SET = set(UsageRow.model_fields)
-
 
 def group_percentiles(
     texts: Sequence[str | None], fractions: Sequence[float]
@@ -99,42 +94,11 @@ def _build(
     (medians, p90s), (total_median, total_p90) = group_percentiles([text for _, _, text in found], (0.5, 0.9))
     rows: list[UsageRow] = []
     append = rows.append
-    new = UsageRow.__new__
-    set_attribute = object.__setattr__
     names = list(enumerate(group_by_values))
     for (key, sums, _), median, p90 in zip(found, medians, p90s, strict=True):
-        (requests, demand, sessions, talk, req_od, ses_od, unmet, no_shows, late, ratings, rating_sum,
-         problems, measured, censored) = sums
-        values = {
-            "requests": requests,
-            "demand": demand,
-            "sessions": sessions,
-            "talk_minutes": round(talk / 60, 1),
-            "requests_on_demand": req_od,
-            "requests_booked": requests - req_od,
-            "sessions_on_demand": ses_od,
-            "sessions_booked": sessions - ses_od,
-            "waits_measured": measured,
-            "waits_censored": censored,
-            "wait_median_s": median,
-            "wait_p90_s": p90,
-            "fill_rate": round(sessions / demand, 4) if demand else None,
-            "unmet": unmet,
-            "unmet_share": round(unmet / demand, 4) if demand else None,
-            "no_shows": no_shows,
-            "late_cancellations": late,
-            "ratings": ratings,
-            "mean_rating": round(rating_sum / ratings, 2) if ratings else None,
-            "with_problems": problems,
-            "problem_share": round(problems / sessions, 4) if sessions else None,
-            "key": {name: key[i] for i, name in names},
-            "label": {name: labels[i][key[i]] for i, name in names},
-        }
-        row = new(UsageRow)
-        set_attribute(row, "__dict__", values)
-        set_attribute(row, "__pydantic_fields_set__", _ROW_FIELDS_SET)
-        set_attribute(row, "__pydantic_extra__", None)
-        set_attribute(row, "__pydantic_private__", None)
-        append(row)
+        values = figures.of_sums(sums, median, p90)
+        values["key"] = {name: key[i] for i, name in names}
+        values["label"] = {name: labels[i][key[i]] for i, name in names}
+        append(figures.trusted(UsageRow, values))
     totals = [sum(column) for column in zip(*(sums for _, sums, _ in found), strict=True)] or [0] * 14
     return rows, totals, (total_median, total_p90)

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.enums import Media, OfficeKind, RequestMode
-from broker.report import rankings, service
-from broker.report.schemas import Grouping, ReportFilters
+from broker.report import figures, rankings, service
+from broker.report.schemas import Grouping, ReportFilters, UsageRow
 from tests.report.conftest import Ledger
 
 
@@ -203,3 +203,20 @@ def test_percentile_interpolates_like_percentile_cont() -> None:
     assert service.percentile_sorted([5, 5, 5], 0.9) == 5.0
     assert service.percentile_sorted([1, *[2] * 8, 100], 0.5) == 2.0
     assert service.percentile_sorted([], 0.5) is None
+
+
+def test_a_row_without_demand_ratings_or_sessions_has_no_shares_rather_than_zeros() -> None:
+    """Nothing to divide by gives no figure (shown as "–"), never 0 % or a division error."""
+    found = figures.of_sums([2, 0, 0, 59, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0], None, None)
+    assert (found["fill_rate"], found["unmet_share"], found["mean_rating"], found["problem_share"]) == (None,) * 4
+    assert (found["requests_booked"], found["talk_minutes"]) == (0, 1.0)
+
+
+def test_a_row_built_without_validation_equals_the_validated_row() -> None:
+    """`figures.trusted` skips pydantic's checks for speed; the row it makes must be the same row."""
+    values = figures.of_sums([10, 9, 5, 4801, 7, 4, 3, 1, 1, 4, 16, 1, 4, 1], 40.0, 132.0)
+    values |= {"key": {"language": "ar"}, "label": {"language": "Arabisch"}}
+    fast = figures.trusted(UsageRow, dict(values))
+    assert fast == UsageRow.model_validate(values)
+    assert fast.model_dump() == UsageRow.model_validate(values).model_dump()
+    assert (fast.fill_rate, fast.unmet_share, fast.mean_rating, fast.problem_share) == (0.5556, 0.3333, 4.0, 0.2)
