@@ -18,8 +18,7 @@ class CompiledInterpreter:
     languages: tuple[int, ...]
     codes: frozenset[str]
     qualification_rank: int
-    windows: tuple[tuple[int, float, float], ...]  # (weekday, start hour, end hour)
-    attendance: float
+    windows: tuple[tuple[int, float, float, float], ...]  # (weekday, start hour, end hour, attendance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +75,14 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     kinds = list(scenario.demand.office_kinds)
     interpreters: list[CompiledInterpreter] = []
     for pool in scenario.pools:
-        windows: list[tuple[int, float, float]] = []
-        for spec in [w for name in pool.shifts for w in scenario.shifts[name]] + list(pool.windows):
-            windows.extend((day, spec.start_hour, spec.end_hour) for day in spec.days)
         attendance = scenario.attendance if pool.attendance is None else pool.attendance
+        windows: list[tuple[int, float, float, float]] = []
+        for spec in [w for name in pool.shifts for w in scenario.shifts[name]] + list(pool.windows):
+            chance = attendance if spec.attendance is None else spec.attendance
+            windows.extend((day, spec.start_hour, spec.end_hour, chance) for day in spec.days)
         member = CompiledInterpreter(
             languages=tuple(index[c] for c in pool.languages), codes=frozenset(pool.languages),
-            qualification_rank=pool.qualification_rank, windows=tuple(windows), attendance=attendance)
+            qualification_rank=pool.qualification_rank, windows=tuple(windows))
         interpreters.extend([member] * max(1, round(pool.count * scenario.scale)))
     return CompiledScenario(
         codes=codes, on_demand=on_demand, booked=booked,

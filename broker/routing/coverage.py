@@ -99,17 +99,17 @@ def language_coverage(
 
 
 def presence_probabilities(compiled: CompiledScenario) -> list[list[float]]:
-    """Per compiled interpreter: P(online) in each hour of the week (attendance × share of the hour)."""
+    """Per compiled interpreter: P(online) in each hour of the week (window attendance × share of the hour)."""
     out: list[list[float]] = []
     for person in compiled.interpreters:
         hours = [0.0] * HOURS_PER_WEEK
-        for day, start, end in person.windows:
+        for day, start, end, attendance in person.windows:
             for hour in range(math.floor(start), math.ceil(end)):
                 share = min(end, hour + 1) - max(start, hour)
                 if share > 0:
                     how = (day * 24 + hour) % HOURS_PER_WEEK
-                    hours[how] = min(1.0, hours[how] + share)
-        out.append([person.attendance * h for h in hours])
+                    hours[how] = min(1.0, hours[how] + attendance * share)
+        out.append(hours)
     return out
 
 

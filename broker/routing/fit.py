@@ -8,8 +8,8 @@
 * Human side: mean accept delay (first offer → accept) from the ledger; decline and no-answer
   shares from the offers table (kept for the retention period).
 * Interpreters: active interpreter accounts with their languages; presence per hour of the week
-  from the presence history (online in ≥ half of the weeks → a window, attendance = the mean
-  share); without any history, their weekly availability windows.
+  from the presence history (each hour of the week a window part whose attendance is the share of
+  the weeks that person was online then); without any history, their weekly availability windows.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from broker.user.models import User
 
 ONLINE = (InterpreterStatus.AVAILABLE, InterpreterStatus.OFFERED, InterpreterStatus.IN_SESSION,
           InterpreterStatus.WRAP_UP)
-PRESENT_SHARE = 0.5  # an hour of the week counts as a window when online in at least half the weeks
+ATTENDANCE_STEP = 0.05  # an hour's share of weeks online, rounded to this, is its window's attendance
 
 
 def hour_occurrences(start: datetime, end: datetime) -> list[int]:
@@ -93,22 +93,31 @@ async def _service(db: AsyncSession, start: datetime, end: datetime, settings: S
     return service
 
 
-def _windows_from_hours(share: list[float]) -> tuple[list[dict[str, Any]], float]:
-    """Runs of hours present in ≥ PRESENT_SHARE of the weeks → windows, and their mean share."""
+def _windows_from_hours(share: list[float]) -> list[dict[str, Any]]:
+    """Each hour's share of weeks online → windows that carry it as their attendance.
+
+    Hours are rounded to ATTENDANCE_STEP, and neighbouring hours of one day with the same rounded
+    share become one window, so a shift worked in 40 % of the weeks stays one shift that the
+    simulator draws in 40 % of the weeks. Every hour keeps its expected time online (to within
+    half a step): dropping the hours below some threshold made the fitted pool shrink the longer
+    the history, as chance stopped pushing hours over it.
+    """
+    rounded = [min(1.0, round(value / ATTENDANCE_STEP) * ATTENDANCE_STEP) for value in share]
     windows: list[dict[str, Any]] = []
-    chosen: list[float] = []
     how = 0
     while how < HOURS_PER_WEEK:
-        if share[how] < PRESENT_SHARE:
+        chance = rounded[how]
+        if chance <= 0:
             how += 1
             continue
         begin = how
-        while how < HOURS_PER_WEEK and share[how] >= PRESENT_SHARE and (how == begin or how % 24 != 0):
-            chosen.append(share[how])
+        how += 1
+        while how < HOURS_PER_WEEK and how % 24 != 0 and rounded[how] == chance:
             how += 1
         day, hour = divmod(begin, 24)
-        windows.append({"days": [day], "start_hour": hour, "end_hour": hour + (how - begin)})
-    return windows, (min(1.0, sum(chosen) / len(chosen)) if chosen else 0.0)
+        windows.append({"days": [day], "start_hour": hour, "end_hour": hour + (how - begin),
+                        "attendance": round(chance, 2)})
+    return windows
 
 
 async def _interpreters(db: AsyncSession, start: datetime, end: datetime, counts: list[int]) -> list[dict[str, Any]]:
@@ -144,12 +153,12 @@ async def _interpreters(db: AsyncSession, start: datetime, end: datetime, counts
     for who in sorted(languages):
         if online:  # the installation records presence: trust what happened
             share = [online[who][h] / counts[h] if counts[h] else 0.0 for h in range(HOURS_PER_WEEK)]
-            windows, attendance = _windows_from_hours(share)
+            windows = _windows_from_hours(share)
         else:
-            windows, attendance = availability.get(who, []), 1.0
+            windows = availability.get(who, [])
         if windows:
             pools.append({"languages": sorted(languages[who]), "count": 1, "windows": windows,
-                          "attendance": round(attendance, 3), "qualification_rank": best_rank[who]})
+                          "attendance": 1.0, "qualification_rank": best_rank[who]})
     return pools
 
 

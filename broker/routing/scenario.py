@@ -84,6 +84,9 @@ class Window(_Model):
     days: list[int] = Field(min_length=1)
     start_hour: float = Field(ge=0, lt=24)
     end_hour: float = Field(gt=0, le=48)
+    # Chance this window is worked on a given week; None: the pool's (or the scenario's) attendance.
+    # A fitted scenario sets it per window: an hour someone is online in 40 % of the weeks stays 40 %.
+    attendance: float | None = Field(default=None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _order(self) -> Self:

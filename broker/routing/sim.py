@@ -392,8 +392,8 @@ class _Engine:
         weekday = (self.c_start_weekday + day) % 7
         for i, person in enumerate(self.c.interpreters):
             rng = self.presence_rngs[i]
-            for window_day, start, end in person.windows:
-                if window_day == weekday and (person.attendance >= 1 or rng.random() < person.attendance):
+            for window_day, start, end, attendance in person.windows:
+                if window_day == weekday and (attendance >= 1 or rng.random() < attendance):
                     on, off = t + start * HOUR, t + end * HOUR
                     self.push(on, ON, i)
                     self.push(off, OFF, i)
@@ -403,9 +403,9 @@ class _Engine:
         """Windows of the day before the start that run past midnight are already on at 0."""
         weekday = (self.c_start_weekday - 1) % 7
         for i, person in enumerate(self.c.interpreters):
-            for window_day, _start, end in person.windows:
+            for window_day, _start, end, attendance in person.windows:
                 if window_day == weekday and end > 24 and (
-                        person.attendance >= 1 or self.presence_rngs[i].random() < person.attendance):
+                        attendance >= 1 or self.presence_rngs[i].random() < attendance):
                     self.push(0.0, ON, i)
                     self.push((end - 24) * HOUR, OFF, i)
 
