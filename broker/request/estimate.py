@@ -68,8 +68,14 @@ async def _typical_waits(*, db: AsyncSession, now: datetime, language_code: str 
 
 async def _interpreter_counts(db: AsyncSession,
                               language_code: str | None = None) -> dict[str, tuple[int, int, int]]:
-    """(registered, online, available) per language."""
-    online = InterpreterProfile.online.is_(True) | InterpreterProfile.status.in_(BUSY)
+    """(registered, on duty, available) per language.
+
+    On duty: connected, or in a call whose socket dropped, and not switched to away: an away
+    interpreter is online but takes no request, so counting them would tell the counter that
+    everyone is busy and give a queue estimate nobody will serve.
+    """
+    online = InterpreterProfile.wants_offers.is_(True) & (
+        InterpreterProfile.online.is_(True) | InterpreterProfile.status.in_(BUSY))
     available = (InterpreterProfile.online.is_(True) & InterpreterProfile.wants_offers.is_(True)
                  & (InterpreterProfile.status == InterpreterStatus.AVAILABLE))
     stmt = (select(InterpreterLanguage.language_code, func.count(),

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.config import DispatchStrategy, Settings
 from broker.database import utcnow
-from broker.enums import LedgerOutcome, Media, OfferStatus, OfficeKind, Qualification, RequestMode
+from broker.enums import InterpreterStatus, LedgerOutcome, Media, OfferStatus, OfficeKind, Qualification, RequestMode
+from broker.interpreter.models import InterpreterProfile
 from broker.ledger.models import LedgerEntry
 from broker.request.models import Offer
 from broker.request.replay import make_current_state
@@ -175,20 +176,32 @@ async def test_cancel_revokes_offers_and_writes_ledger(api: Api, db: AsyncSessio
 
 
 async def test_status_switch_and_tiers(api: Api, db: AsyncSession) -> None:
-    """Interpreters switch away/available; tiers show who is online now per language."""
-    await add_interpreter(db, "amal", {"ar": Qualification.SWORN, "fa": Qualification.TRAINED}, world=api.world)
+    """Interpreters switch away/available; tiers show who is on duty now per language. An away
+    interpreter is not "online, all busy": nobody will take the request, so the counter is told to book."""
+    interpreter = await add_interpreter(db, "amal", {"ar": Qualification.SWORN, "fa": Qualification.TRAINED},
+                                        world=api.world)
     headers = api.world.auth("amal")
     away = await api.client.put("/api/interpreter/status", json={"status": "away"}, headers=headers)
     assert away.json()["status"] == "away"
     tiers = {t["language_code"]: t for t in (await api.client.get(
         "/api/languages/tiers", headers=api.world.auth("caseworker_a"))).json()}
-    assert tiers["ar"]["tier"] == "soon" and tiers["uk"]["tier"] == "none"
+    assert (tiers["ar"]["tier"], tiers["ar"]["interpreters_online"]) == ("booking", 0)
+    assert tiers["uk"]["tier"] == "none"
     back = await api.client.put("/api/interpreter/status", json={"status": "available"}, headers=headers)
     assert back.json()["status"] == "available"
     tiers = {t["language_code"]: t for t in (await api.client.get(
         "/api/languages/tiers", headers=api.world.auth("caseworker_a"))).json()}
     assert tiers["ar"]["tier"] == "now" and tiers["ar"]["interpreters_available"] == 1
     assert tiers["gsg"]["tier"] == "none"
+    profile = await db.get(InterpreterProfile, interpreter.id)
+    assert profile is not None
+    await db.refresh(profile)
+    profile.status = InterpreterStatus.IN_SESSION  # in a call: on duty, free again after it
+    await db.commit()
+    tiers = {t["language_code"]: t for t in (await api.client.get(
+        "/api/languages/tiers", headers=api.world.auth("caseworker_a"))).json()}
+    assert (tiers["ar"]["tier"], tiers["ar"]["interpreters_online"], tiers["ar"]["interpreters_available"]) == (
+        "soon", 1, 0)
     bad = await api.client.put("/api/interpreter/status", json={"status": "in_session"}, headers=headers)
     assert bad.status_code == 422
     refused = await api.client.put("/api/interpreter/status", json={"status": "away"},
