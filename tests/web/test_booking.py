@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.booking import service as booking_service
-from tests.booking.conftest import calendar_without_holidays_near_now  # noqa: F401  (fixture)
+from broker.booking.slots import MIN_MINUTES
+from tests.booking.conftest import (  # noqa: F401  (fixtures)
+    calendar_without_holidays_near_now,
+    interpreters,
+)
 from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, ready
 from tests.web.helpers import inbound_growth, remote_video_playing
@@ -99,3 +103,39 @@ async def test_confirming_inside_the_room_window_opens_the_room_and_both_connect
         await remote_video_playing(person.page)
         growth = await inbound_growth(person.page)
         assert growth["framesDecoded"] > 0, growth
+
+
+VALID = "(field, value) => { field.value = value; return field.validity.valid; }"
+
+
+async def test_duration_field_and_its_messages_state_the_servers_rule(
+    web: Web, interpreters: World,  # noqa: F811
+) -> None:
+    """The field allows what the server allows (at least MIN_MINUTES, whole minutes, at most the
+    setting), its hint says so, 0 is refused with that minimum in words, and 7 minutes finds times."""
+    maximum = web.server.app.state.settings.booking_max_minutes
+    page = (await web.person("caseworker_a")).page
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    await page.get_by_role("combobox", name="Sprache").fill("Arab")
+    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await page.get_by_role("button", name="Termin buchen").click()
+    field = page.get_by_label("Dauer (Minuten)")
+    rule = [await field.get_attribute(name) for name in ("min", "max", "step")]
+    assert rule == [str(MIN_MINUTES), str(maximum), "1"]
+    await page.locator("#booking-duration-hint").get_by_text(f"{MIN_MINUTES} bis {maximum} Minuten").wait_for()
+    tried = (MIN_MINUTES - 1, MIN_MINUTES, 7, maximum, maximum + 1)
+    accepted = {minutes: await field.evaluate(VALID, str(minutes)) for minutes in tried}
+    assert accepted == {MIN_MINUTES - 1: False, MIN_MINUTES: True, 7: True, maximum: True, maximum + 1: False}
+
+    status = page.locator("#booking-status")
+    await field.fill("0")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await status.get_by_text(f"Bitte eine Dauer angeben: mindestens {MIN_MINUTES} Minuten.").wait_for()
+    await field.fill(str(maximum + 1))
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await status.get_by_text(f"Ein Termin dauert höchstens {maximum} Minuten.").wait_for()
+    await field.fill("7")
+    await page.get_by_role("button", name="Freie Zeiten suchen").click()
+    await page.locator("#booking-slots button").first.wait_for()
+    assert "error" not in (await status.get_attribute("class") or "")

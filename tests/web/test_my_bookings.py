@@ -181,3 +181,41 @@ async def test_interpreter_sees_confirmed_as_confirmed_with_names(web: Web, inte
     assert await done.get_by_role("button", name="Absagen:").count() == 1
     assert "zugeteilt – bitte bestätigen" in await waiting.inner_text()
     assert await waiting.get_by_role("button", name="Bestätigen:").count() == 1
+
+
+async def test_on_a_phone_my_bookings_scrolls_inside_its_box_and_the_page_never_sideways(
+    web: Web, interpreters: World, artifacts_dir: Path,  # noqa: F811
+) -> None:
+    """At 390×844 the seven columns are wider than the screen: the page itself does not scroll
+    sideways, the heading and the first column ('Beginn') are on screen, and the table scrolls in its
+    own labelled box, which the keyboard reaches, until the row's 'Absagen' is on screen too."""
+    counter = await web.person("caseworker_a")
+    created = await counter.context.request.post(web.url("/api/bookings"), data=booking_body(at(working_day(), 10)))
+    assert created.ok, await created.text()
+    booking_id = (await created.json())["id"]
+    page = counter.page
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(web.url("/counter.html"))
+    await ready(page, "loaded")
+    mine = page.get_by_role("region", name="Meine Termine")
+    row = mine.locator(f"tr[data-booking='{booking_id}']")
+    await row.wait_for()
+    await mine.get_by_role("heading", name="Meine Termine").scroll_into_view_if_needed()
+
+    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths[0]} px content in a {widths[1]} px window"
+    assert await page.evaluate("window.scrollX") == 0
+    for visible in (mine.get_by_role("heading", name="Meine Termine"),
+                    mine.get_by_role("columnheader", name="Beginn"), row.locator("td").first):
+        assert await visible.is_visible()
+        box = await visible.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5, box
+
+    table_box = mine.get_by_role("region", name="Termine (Tabelle)")
+    assert await table_box.get_attribute("tabindex") == "0"  # arrow keys scroll it
+    cancel = row.get_by_role("button", name="Absagen")
+    await table_box.evaluate("(box) => { box.scrollLeft = box.scrollWidth; }")
+    box = await cancel.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5, box
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert await axe_check(page, "counter-my-bookings-phone", artifacts_dir) == []

@@ -19,9 +19,27 @@ function say(text, kind = "") {
 
 function query(params) { return new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== "")).toString(); }
 
+/** The duration's rule under its field, in words, from the field's own min and max (counter.html
+ * holds the server's rule: at least MIN_MINUTES of broker/booking/slots.py, whole minutes, at most
+ * the setting booking_max_minutes), so the field and its hint cannot disagree. */
+function durationHint() {
+  const field = $("#booking-duration");
+  $("#booking-duration-hint").textContent = t("booking.duration_hint", { minimum: field.min, maximum: field.max });
+}
+
+/** A too-short or too-long answer carries the server's limit: the field and its hint take it on. */
+function learnDurationLimit(body) {
+  const field = $("#booking-duration");
+  if (body.code === "booking_too_short" && body.minimum) field.min = String(body.minimum);
+  else if (body.code === "booking_too_long" && body.maximum) field.max = String(body.maximum);
+  else return;
+  durationHint();
+}
+
 /** The server's reason in the page's language (the code is stable, the wording ours). */
 export function reasonText(error) {
   const body = error.body || {};
+  learnDurationLimit(body);
   const key = `booking.error_${body.code}`;
   if (body.code && t(key) !== key) {
     const holiday = body.holiday ? body.holiday[currentLocale() === "en" ? "en" : "de"] : "";
@@ -140,6 +158,7 @@ export function nextWorkingDay(now = new Date()) {
 onLocaleChange(() => {
   if (!ctx) return;
   $("#booking-summary").textContent = summary();
+  durationHint();
   renderSlots();
   const chosen = $("#proposal-form input:checked");
   if (view.slot) showProposals(view.slot, view.duration, { chosen: chosen ? chosen.value : "", focus: false });
@@ -149,6 +168,7 @@ onLocaleChange(() => {
 export function openBooking(options) {
   ctx = options;
   $("#booking-summary").textContent = summary();
+  durationHint();
   if (!$("#booking-date").value) $("#booking-date").value = nextWorkingDay();
   $("#booking-date").min = new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Berlin" });
   if (!$("#booking-form").dataset.wired) {
