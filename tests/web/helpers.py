@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
 from tests.waiting import eventually
 from tests.web.conftest import ready
@@ -59,3 +59,12 @@ async def inbound_growth(page: Page, timeout: float = 10.0) -> dict[str, Any]:
     except AssertionError:
         pass  # the caller's assertion names what did not grow
     return growth
+
+
+async def in_viewport(page: Page, locator: Locator) -> bool:
+    """Whether the element's whole box is inside the visible window (what the person can see without scrolling)."""
+    box = await locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None and size is not None
+    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
+        and box["y"] + box["height"] <= size["height"]

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, Route, expect
+from playwright.async_api import Locator, Route, expect
 
 from tests.conftest import World
 from tests.waiting import eventually
 from tests.web.conftest import Web, ready
-from tests.web.helpers import choose_language, interpreter_available, remote_video_playing
+from tests.web.helpers import choose_language, in_viewport, interpreter_available, remote_video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CLIENT = Path(__file__).resolve().parents[2] / "web" / "i18n" / "client"
@@ -35,14 +35,6 @@ async def reads(notice: Locator, text: str, lang: str) -> None:
     await expect(notice).to_have_attribute("lang", lang)
     assert await notice.evaluate("n => getComputedStyle(n).direction") == "rtl"
     assert await notice.is_visible()
-
-
-async def in_viewport(page: Page, locator: Locator) -> bool:
-    box = await locator.bounding_box()
-    size = page.viewport_size
-    assert box is not None and size is not None
-    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
-        and box["y"] + box["height"] <= size["height"]
 
 
 async def test_client_screen_opens_beside_the_counter_speaks_the_clients_language_and_leads_back(

@@ -1,6 +1,7 @@
 // The counter (caseworker): choose language and purpose, "interpret now" or book, wait, talk,
 // rate. The request id and the call's join information survive a reload (sessionStorage), and
-// the server replays the current state after the socket's hello.
+// the server replays the current state after the socket's hello; a request still waiting when the
+// browser was closed comes back with that replay.
 import { api, errorText, newIdempotencyKey } from "./api.js";
 import { $, el, showStatus } from "./dom.js";
 import { fmtNumber, languageName, onLocaleChange, t } from "./i18n.js";
@@ -208,6 +209,7 @@ async function refreshRequest() {
   if (!saved || session.active) return;
   try {
     const request = await api(`/api/requests/${saved.id}`);
+    if (!saved.media) remember({ media: request.media, language: request.language_code });
     if (request.status === "escalated") await followStoredEscalation(saved.id);
     else onRequestStatus(request);
   } catch { /* the socket will tell us */ }
@@ -234,6 +236,14 @@ async function followStoredEscalation(bookingId) {
 
 function onRequestStatus(update) {
   const saved = remembered();
+  if (!saved && !session.active && update.request_id && lifecycle.cancellable.has(update.status)) {
+    // A request of mine still waits, but this page knows none: the browser was closed and opened
+    // again (the socket's replay names it). Take it up, so it can be seen and cancelled rather
+    // than ring an interpreter into a room nobody comes to.
+    remember({ id: update.request_id });
+    refreshRequest();
+    return;
+  }
   if (!saved || update.request_id !== undefined && update.request_id !== saved.id && update.id !== saved.id) return;
   const request = { ...update, id: saved.id };
   // Still waiting (queued, offered, callback) or given up (unfilled): the waiting screen says which.
