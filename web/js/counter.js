@@ -15,6 +15,7 @@ import { openBooking } from "./booking.js";
 import { mountMyBookings, refreshMyBookings } from "./mybookings.js";
 
 const STORE = "vd.counter.request";
+const TIERS_REFRESH_MS = 20000;
 // The statuses' meaning comes from the server's lifecycle (GET /api/requests/lifecycle).
 const lifecycle = { cancellable: new Set(), final: new Set() };
 const SECTIONS = ["choose", "booking", "waiting", "rating"];
@@ -114,11 +115,23 @@ async function loadChoices() {
   ]);
   state.languages = languages;
   state.purposes = purposes.sort((a, b) => a.sort_order - b.sort_order);
-  const usage = [...tiers].filter((x) => x.office_requests).sort((a, b) => b.office_requests - a.office_requests).map((x) => x.language_code);
-  state.picker.setData({ languages, tiers, usage });
-  // The line under the picker says what the list says now, not what it said before the call.
-  if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code));
+  showTiers(tiers);
   renderPurposes();
+}
+
+function showTiers(tiers) {
+  const usage = [...tiers].filter((x) => x.office_requests).sort((a, b) => b.office_requests - a.office_requests).map((x) => x.language_code);
+  state.picker.setData({ languages: state.languages, tiers, usage });
+  // The line under the picker says what the list says now, not what it said before.
+  if (state.language) describeLanguage(state.language, state.picker.tiers.get(state.language.code));
+}
+
+/** Who is on duty changes by the minute: while the form waits, the picker's lines follow it
+ * (not while its list is open under the person's fingers, nor in a hidden tab). */
+async function refreshTiers() {
+  if (document.body.dataset.view !== "choose" || document.hidden || state.picker.expanded) return;
+  const tiers = await api("/api/languages/tiers").catch(() => null);
+  if (tiers && document.body.dataset.view === "choose" && !state.picker.expanded) showTiers(tiers);
 }
 
 function renderPurposes() {
@@ -414,6 +427,7 @@ async function main() {
   else section("choose");
   signal.connect();
   setInterval(() => { if (document.body.dataset.view === "waiting") refreshRequest(); }, 5000);
+  setInterval(refreshTiers, TIERS_REFRESH_MS);
   performance.mark("vd-ready");
   document.body.dataset.loaded = "1";
 }
