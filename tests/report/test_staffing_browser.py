@@ -106,3 +106,29 @@ async def test_manager_sees_plan_gaps_coverage_and_what_if(web: Web, ledger: Led
     assert await shown.text_content() == expected
     assert person.errors == []
     await page.locator("#section-staffing").screenshot(path=str(artifacts_dir / "manager-staffing.png"))
+
+
+async def test_planning_mistakes_read_in_german_by_the_fields_label(web: Web, ledger: Ledger) -> None:
+    """A what-if whose end lies before its start is refused next to the form, naming "Ende (Stunde)" and
+    focusing it; a period whose start lies after its end is refused in the staffing section in German,
+    never as the server's English message."""
+    person = await web.person("manager")
+    page = person.page
+    await page.goto(web.url(f"/manager/?{PERIOD}"))
+    await page.wait_for_selector("#staffing[data-state='ready']", timeout=60_000)
+    await page.get_by_label("Sprachen der neuen Person").select_option("ar")
+    await page.get_by_label("Beginn (Stunde)").fill("16")
+    await page.get_by_label("Ende (Stunde)").fill("8")
+    await page.get_by_role("button", name="Durchrechnen").click()
+    expected = CATALOG["error.field"].format(field=CATALOG["staffing.whatif_end"],
+                                             message=CATALOG["error.validation.window_order"])
+    result = page.locator("#whatif-result")
+    await result.get_by_text(expected).wait_for()
+    assert await page.evaluate("document.activeElement.id") == "whatif-end"
+    assert await page.get_by_label("Ende (Stunde)").get_attribute("aria-invalid") == "true"
+
+    await page.goto(web.url("/manager/?from=2025-01-12&to=2025-01-06"))
+    await page.wait_for_selector("#staffing[data-state='error']", timeout=60_000)
+    status = await page.locator("#staffing").inner_text()
+    assert CATALOG["staffing.error"].split(":")[0] in status
+    assert "must not be after" not in status and CATALOG["error.validation.period_order"] in status, status

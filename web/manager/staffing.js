@@ -2,7 +2,7 @@
 // the ten worst gaps as sentences, the coverage heat map with response promises, and the what-if form.
 // Its own file and section so the rest of the dashboard stays as it is; numbers come from /api/reports/plan,
 // /coverage and /what-if (the same service functions as `videodolmetschen report plan|coverage|what-if`).
-import { api } from "/js/api.js";
+import { api, errorText } from "/js/api.js";
 import { el, showStatus } from "/js/dom.js";
 import { fmtNumber, t } from "/js/i18n.js";
 import { plot } from "./render.js";
@@ -109,6 +109,15 @@ function whatIfForm(planQuery, coverage) {
       languages.focus();
       return;
     }
+    const end = form.querySelector("#whatif-end");
+    end.removeAttribute("aria-invalid");
+    if (Number(data.get("end_hour")) <= Number(data.get("start_hour"))) {
+      // Said here, by the field's own label, rather than as the server's refusal of the whole plan.
+      end.setAttribute("aria-invalid", "true");
+      showStatus(result, t("error.field", { field: t("staffing.whatif_end"), message: t("error.validation.window_order") }), "error");
+      end.focus();
+      return;
+    }
     const q = new URLSearchParams(planQuery);
     chosen.forEach((code) => q.append("add_language", code));
     data.getAll("day").forEach((d) => q.append("day", d));
@@ -129,7 +138,7 @@ function whatIfForm(planQuery, coverage) {
           : el("p", {}, t("staffing.whatif_none")));
       form.dataset.state = "ready";
     } catch (error) {
-      showStatus(result, t("staffing.error", { detail: error.message }), "error");
+      showStatus(result, t("staffing.whatif_error", { detail: errorText(error) }), "error");
       form.dataset.state = "error";
     }
   });
@@ -157,7 +166,7 @@ function trainingBlock(planQuery, coverage) {
         report.stopped_early ? el("p", { class: "muted" }, t("staffing.training_stopped")) : "");
       block.dataset.state = "ready";
     } catch (error) {
-      showStatus(result, t("staffing.error", { detail: error.message }), "error");
+      showStatus(result, t("staffing.training_error", { detail: errorText(error) }), "error");
       block.dataset.state = "error";
     }
   });
@@ -224,7 +233,7 @@ export async function mountStaffing(container, baseQuery) {
     showStatus(status, t("staffing.ready"), "ok");
     container.dataset.state = "ready";
   } catch (error) {
-    showStatus(status, t("staffing.error", { detail: error.message }), "error");
+    showStatus(status, t("staffing.error", { detail: errorText(error) }), "error");
     container.dataset.state = "error";
   }
 }
