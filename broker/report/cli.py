@@ -73,7 +73,14 @@ def _filters(
                 "media": media or [],
             }
         )
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        # One line per problem, named by its option, not pydantic's dump of the whole input.
+        for issue in exc.errors():
+            field = next((str(part) for part in reversed(issue["loc"]) if isinstance(part, str)), None)
+            where = f"--{field.replace('_', '-')}: " if field else ""
+            typer.secho(f"Bad filter: {where}{issue['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
         typer.secho(f"Bad filter: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
 

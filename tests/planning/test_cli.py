@@ -1,4 +1,4 @@
-"""`videodolmetschen report plan | what-if` on a scenario file: the service's numbers, clear exits on bad input."""
+"""`videodolmetschen report plan | what-if | usage`: the service's numbers, clear exits on bad input."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def test_cli_what_if_refuses_a_bad_day_naming_it(tmp_path: Path) -> None:
     done = _cli(["report", "what-if", "--add", "ti", "--days", "0-9", "--scenario", str(path)], tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("days:")
+
+
+def test_cli_report_refuses_a_bad_period_in_one_plain_line_per_problem(tmp_path: Path) -> None:
+    """A start after the end and a year out of range: exit 2, each problem on its own line, named by its
+    option where it has one, and never pydantic's dump of the whole input."""
+    done = _cli(["report", "usage", "--from", "2026-11-29", "--to", "2026-08-30"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Bad filter: 'from' (2026-11-29) must not be after 'to' (2026-08-30)"
+    done = _cli(["report", "usage", "--from", "1900-01-01"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "Bad filter: --from: date between 2000-01-01 and 2099-12-31"
+    assert "validation error" not in done.stderr and "input_value" not in done.stderr
