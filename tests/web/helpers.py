@@ -68,3 +68,12 @@ async def in_viewport(page: Page, locator: Locator) -> bool:
     assert box is not None and size is not None
     return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] \
         and box["y"] + box["height"] <= size["height"]
+
+
+async def open_booking_for_arabic(page: Page, url: str) -> None:
+    """Open the counter, choose Arabic and open "Termin buchen"."""
+    await page.goto(url)
+    await ready(page, "loaded")
+    await page.get_by_role("combobox", name="Sprache").fill("Arab")
+    await page.get_by_role("combobox", name="Sprache").press("Enter")
+    await page.get_by_role("button", name="Termin buchen").click()

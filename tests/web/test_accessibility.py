@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, axe_check, ready
+from tests.web.helpers import open_booking_for_arabic
 
 pytestmark = pytest.mark.browser
 
@@ -26,11 +27,7 @@ async def test_booking_form_with_slots_and_proposals_passes_axe_in_german_and_en
         assert response.status_code == 200, response.text
 
     page = (await web.person("caseworker_a")).page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.get_by_role("combobox", name="Sprache").fill("Arab")
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
-    await page.get_by_role("button", name="Termin buchen").click()
+    await open_booking_for_arabic(page, web.url("/counter.html"))
     slot = page.locator("#booking-slots button").first
     await slot.wait_for()
     assert await axe_check(page, "booking-slots", artifacts_dir) == []

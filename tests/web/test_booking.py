@@ -16,7 +16,7 @@ from tests.booking.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.conftest import LOADED_MACHINE_TIMEOUT, World
 from tests.web.conftest import Web, ready
-from tests.web.helpers import inbound_growth, remote_video_playing
+from tests.web.helpers import inbound_growth, open_booking_for_arabic, remote_video_playing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,11 +35,7 @@ async def test_book_confirm_and_both_join_when_the_room_opens(
     counter = await web.person("caseworker_a")
     interpreter = await web.person("interpreter")
     page = counter.page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.get_by_role("combobox", name="Sprache").fill("Arab")
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
-    await page.get_by_role("button", name="Termin buchen").click()
+    await open_booking_for_arabic(page, web.url("/counter.html"))
     slot = page.locator("#booking-slots button").first
     await slot.wait_for()
     await slot.click()
@@ -115,11 +111,7 @@ async def test_duration_field_and_its_messages_state_the_servers_rule(
     setting), its hint says so, 0 is refused with that minimum in words, and 7 minutes finds times."""
     maximum = web.server.app.state.settings.booking_max_minutes
     page = (await web.person("caseworker_a")).page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.get_by_role("combobox", name="Sprache").fill("Arab")
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
-    await page.get_by_role("button", name="Termin buchen").click()
+    await open_booking_for_arabic(page, web.url("/counter.html"))
     field = page.get_by_label("Dauer (Minuten)")
     rule = [await field.get_attribute(name) for name in ("min", "max", "step")]
     assert rule == [str(MIN_MINUTES), str(maximum), "1"]

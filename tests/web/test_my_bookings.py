@@ -22,6 +22,7 @@ from tests.booking.conftest import (  # noqa: F401  (fixtures)
 from tests.conftest import World
 from tests.waiting import eventually
 from tests.web.conftest import Web, axe_check, ready
+from tests.web.helpers import open_booking_for_arabic
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -92,11 +93,7 @@ async def test_booking_form_shows_the_servers_reason_and_starts_on_a_working_day
 ) -> None:
     """A holiday names Weltkindertag in German; 0 minutes asks for a duration; the default day is Monday to Friday."""
     page = (await web.person("caseworker_a")).page
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.get_by_role("combobox", name="Sprache").fill("Arab")
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
-    await page.get_by_role("button", name="Termin buchen").click()
+    await open_booking_for_arabic(page, web.url("/counter.html"))
     default = await page.get_by_label("Tag", exact=True).input_value()
     assert datetime.fromisoformat(default).weekday() < 5
     status = page.locator("#booking-status")
@@ -136,11 +133,7 @@ async def test_a_late_answer_for_the_default_day_does_not_replace_the_typed_days
         await route.continue_()
 
     await page.route("**/api/bookings/slots?*", hold_the_first_search)
-    await page.goto(web.url("/counter.html"))
-    await ready(page, "loaded")
-    await page.get_by_role("combobox", name="Sprache").fill("Arab")
-    await page.get_by_role("combobox", name="Sprache").press("Enter")
-    await page.get_by_role("button", name="Termin buchen").click()
+    await open_booking_for_arabic(page, web.url("/counter.html"))
     await eventually(lambda: held, message="the form did not search the default day")
     await page.get_by_label("Tag", exact=True).fill("2027-09-20")
     await page.get_by_role("button", name="Freie Zeiten suchen").click()
