@@ -1,8 +1,9 @@
 // An interpreter's weekly availability and absences, edited by an admin on the admin page
-// (the interpreter edits their own on the console, web/js/schedule.js). Same API: PUT replaces all
-// windows; absences are added and removed one by one. Results and errors show under their own form.
-import { api, errorText } from "./api.js";
-import { $$, el, showStatus } from "./dom.js";
+// (the interpreter edits their own on the console, web/js/schedule.js, whose absences use
+// `wireAbsences` below too). Same API: PUT replaces all windows; absences are added and removed
+// one by one. Results and errors show under their own form, where the person is looking.
+import { ApiError, api, errorText } from "./api.js";
+import { $, $$, el, showStatus } from "./dom.js";
 import { fmtDateTime, t } from "./i18n.js";
 
 const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
@@ -18,6 +19,78 @@ async function guard(where, action, okKey) {
   } catch (error) {
     showStatus(where, errorText(error), "error");
   }
+}
+
+/**
+ * The absences of `base` (`/api/interpreters/{id}`): renders `list` (with a remove button each) and
+ * handles `form`'s submit. Success ("Gespeichert.") and errors show in `status` under the form; a
+ * field the server refuses is named by its label on the form (a last day before the first day reads
+ * "Letzter Tag: …"), marked aria-invalid and focused. Returns `{ load }` to (re)fill the list.
+ */
+export function wireAbsences({ base, list, form, status, start, end, note, emptyText = true }) {
+  const fields = { starts_at: start, ends_at: end, note };
+  const labelOf = (input) => (input.labels?.[0]?.textContent || input.name || input.id).trim();
+
+  function clearMarks() {
+    for (const input of Object.values(fields)) {
+      input.removeAttribute("aria-invalid");
+      if (input.getAttribute("aria-describedby") === status.id) input.removeAttribute("aria-describedby");
+    }
+  }
+  function report(error) {
+    clearMarks();
+    if (!error) {
+      showStatus(status, t("admin.saved"), "ok");
+      status.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    const wrong = error instanceof ApiError
+      ? Object.entries(fields).map(([name, input]) => [input, error.fieldMessage(name)]).filter(([, message]) => message)
+      : [];
+    showStatus(status, wrong.length
+      ? wrong.map(([input, message]) => t("error.field", { field: labelOf(input), message })).join(" ")
+      : errorText(error), "error");
+    for (const [input] of wrong) {
+      input.setAttribute("aria-invalid", "true");
+      if (!input.hasAttribute("aria-describedby")) input.setAttribute("aria-describedby", status.id);
+    }
+    if (wrong.length) wrong[0][0].focus();
+    status.scrollIntoView({ block: "nearest" });
+  }
+  async function run(action) {
+    try {
+      await action();
+      report(null);
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  async function load() {
+    const absences = await api(`${base}/absences`);
+    list.replaceChildren(...absences.map((a) => {
+      const when = `${fmtDateTime(a.starts_at, { dateStyle: "medium" })} – ${fmtDateTime(a.ends_at, { dateStyle: "medium" })}`;
+      return el("li", { "data-absence": String(a.id) }, `${when} ${a.note || ""} `,
+        el("button", { type: "button", "aria-label": `${t("action.remove")}: ${when}`,
+          onclick: () => run(async () => {
+            await api(`${base}/absences/${a.id}`, { method: "DELETE" });
+            await load();
+          }) }, t("action.remove")));
+    }));
+    if (!absences.length && emptyText) list.append(el("li", { class: "muted" }, t("admin.no_absences")));
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    run(async () => {
+      await api(`${base}/absences`, { method: "POST", body: {
+        starts_at: new Date(`${start.value}T00:00:00`).toISOString(), ends_at: new Date(`${end.value}T23:59:00`).toISOString(),
+        note: note.value || null } });
+      form.reset();
+      await load();
+    });
+  });
+  return { load };
 }
 
 function windowRow(list, w = { weekday: 0, start_time: "08:00", end_time: "16:00" }) {
@@ -65,18 +138,9 @@ export async function mountAvailabilityEditor(root, { userId, name, onClose }) {
     windows.replaceChildren();
     list.forEach((w) => windowRow(windows, w));
   }
-  async function loadAbsences() {
-    const list = await api(`${base}/absences`);
-    absences.replaceChildren(...(list.length ? list.map((a) => {
-      const when = `${fmtDateTime(a.starts_at, { dateStyle: "medium" })} – ${fmtDateTime(a.ends_at, { dateStyle: "medium" })}`;
-      return el("li", { "data-absence": String(a.id) }, `${when} ${a.note || ""} `,
-        el("button", { type: "button", "aria-label": `${t("action.remove")}: ${when}`,
-          onclick: () => guard(absenceStatus, async () => {
-            await api(`${base}/absences/${a.id}`, { method: "DELETE" });
-            await loadAbsences();
-          }, "admin.saved") }, t("action.remove")));
-    }) : [el("li", { class: "muted" }, t("admin.no_absences"))]));
-  }
+  const absenceEditor = wireAbsences({ base, list: absences, form: absenceForm, status: absenceStatus,
+    start: $("#avail-absence-start", absenceForm), end: $("#avail-absence-end", absenceForm),
+    note: $("#avail-absence-note", absenceForm) });
 
   windowsForm.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -87,22 +151,9 @@ export async function mountAvailabilityEditor(root, { userId, name, onClose }) {
     })) };
     guard(windowsStatus, async () => { await api(`${base}/availability`, { method: "PUT", body }); await loadWindows(); }, "admin.saved");
   });
-  absenceForm.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const start = absenceForm.querySelector("#avail-absence-start").value;
-    const end = absenceForm.querySelector("#avail-absence-end").value;
-    const note = absenceForm.querySelector("#avail-absence-note").value;
-    guard(absenceStatus, async () => {
-      await api(`${base}/absences`, { method: "POST", body: {
-        starts_at: new Date(`${start}T00:00:00`).toISOString(), ends_at: new Date(`${end}T23:59:00`).toISOString(),
-        note: note || null } });
-      absenceForm.reset();
-      await loadAbsences();
-    }, "admin.saved");
-  });
 
   root.replaceChildren(heading, windowsForm, absenceForm, close);
   root.hidden = false;
-  await Promise.all([loadWindows(), loadAbsences()]);
+  await Promise.all([loadWindows(), absenceEditor.load()]);
   heading.focus();
 }

@@ -57,7 +57,16 @@ function showWrapUp(until) {
   };
   tick();
   if (deadline !== null) state.wrapTimer = setInterval(tick, 1000);
-  if (first) focusOn($("#wrapup-h"));
+  if (first) revealWrapUp();
+}
+
+/** Bring the wrap-up into the window and focus its heading. Called again once the call view is gone:
+ *  removing it shifts the box up by the call's height, past the top of a console scrolled down. */
+function revealWrapUp() {
+  const box = $("#wrapup");
+  if (box.hidden) return;
+  box.scrollIntoView({ block: "nearest" });
+  focusOn($("#wrapup-h"), { preventScroll: true });
 }
 
 function hideWrapUp(timedOut) {
@@ -71,10 +80,10 @@ function hideWrapUp(timedOut) {
 }
 
 /** Move focus to a heading or container that is not focusable by itself. */
-function focusOn(node) {
+function focusOn(node, options = {}) {
   if (!node) return;
   if (!node.hasAttribute("tabindex")) node.tabIndex = -1;
-  node.focus();
+  node.focus(options);
 }
 
 /** When a wrap-up read from GET /api/interpreter/status runs out (the server sends its length). */
@@ -231,7 +240,8 @@ async function endCall(byMe) {
   document.body.dataset.view = "idle";
   // The server's wrap-up event opens the wrap-up box; until then focus must not fall to the page.
   await refreshStatus();
-  if (state.status !== "wrap_up") focusOn($("#presence-h"));
+  if (state.status === "wrap_up") revealWrapUp();
+  else focusOn($("#presence-h"));
   loadMinutes();
 }
 

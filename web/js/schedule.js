@@ -3,6 +3,7 @@
 import { api, apiAll, errorText } from "./api.js";
 import { $, $$, el, showStatus } from "./dom.js";
 import { fmtDateTime, fmtNumber, languageName, t } from "./i18n.js";
+import { wireAbsences } from "./availabilityeditor.js";
 
 const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6];
 let me = null;
@@ -67,16 +68,6 @@ async function loadAvailability() {
   windows.forEach(windowRow);
 }
 
-async function loadAbsences() {
-  const absences = await api(`/api/interpreters/${me.id}/absences`);
-  $("#absences-list").replaceChildren(...absences.map((a) => el("li", {},
-    `${fmtDateTime(a.starts_at, { dateStyle: "medium" })} – ${fmtDateTime(a.ends_at, { dateStyle: "medium" })} ${a.note || ""} `,
-    el("button", { type: "button", onclick: () => guard(async () => {
-      await api(`/api/interpreters/${me.id}/absences/${a.id}`, { method: "DELETE" });
-      await loadAbsences();
-    }, "admin.saved") }, t("action.remove")))));
-}
-
 export async function loadMinutes() {
   const start = new Date();
   start.setDate(1);
@@ -100,21 +91,14 @@ export async function startSchedule(user, statusNode) {
     }));
     guard(async () => { await api(`/api/interpreters/${me.id}/availability`, { method: "PUT", body: { windows } }); await loadAvailability(); }, "admin.saved");
   });
-  $("#absence-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const startsAt = new Date(`${$("#absence-start").value}T00:00:00`);
-    const endsAt = new Date(`${$("#absence-end").value}T23:59:00`);
-    guard(async () => {
-      await api(`/api/interpreters/${me.id}/absences`, { method: "POST",
-        body: { starts_at: startsAt.toISOString(), ends_at: endsAt.toISOString(), note: $("#absence-note").value || null } });
-      e.target.reset();
-      await loadAbsences();
-    }, "admin.saved");
-  });
+  // Absences answer under their own form (the console is long; the top-of-page status is out of sight).
+  const absences = wireAbsences({ base: `/api/interpreters/${me.id}`, list: $("#absences-list"),
+    form: $("#absence-form"), status: $("#absence-status"), start: $("#absence-start"), end: $("#absence-end"),
+    note: $("#absence-note"), emptyText: false });
   $("#calendar-link").addEventListener("click", () => guard(async () => {
     const link = await api("/api/bookings/calendar/token", { method: "POST" });
     $("#calendar-url").value = link.url;
     $("#calendar-url").select();
   }, "interp.calendar_ready"));
-  await Promise.all([loadBookings(), loadAvailability(), loadAbsences(), loadMinutes()]);
+  await Promise.all([loadBookings(), loadAvailability(), absences.load(), loadMinutes()]);
 }
