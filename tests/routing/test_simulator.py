@@ -100,3 +100,18 @@ def test_the_shipped_thuringian_scenario_matches_its_brief() -> None:
     result = simulate(scenario, seed=1)
     assert 2_600 <= result.total().requests <= 3_400
     assert 700 <= result.booked + result.booked_missed <= 1_300
+
+
+def test_a_window_with_its_own_attendance_is_worked_in_that_share_of_its_days() -> None:
+    """A window's own attendance overrides the pool's: a morning never worked (0), an afternoon always
+    (1), and an evening at 0.5 worked on about half of 400 days."""
+    person = {"languages": ["ar"], "count": 1, "attendance": 1.0, "windows": [
+        {"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 8, "end_hour": 12, "attendance": 0.0},
+        {"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 13, "end_hour": 15},
+        {"days": [0, 1, 2, 3, 4, 5, 6], "start_hour": 18, "end_hour": 20, "attendance": 0.5},
+    ]}
+    scenario = parse_scenario(small(days=400, demand={"on_demand_per_month": 1, "booked_per_month": 0},
+                                    languages=[{"code": "ar"}], shifts={}, pools=[person]))
+    [load] = simulate(scenario, policy="scarcity", seed=3).interpreters
+    hours_a_day = load.online_seconds / 3600 / 400
+    assert hours_a_day == pytest.approx(2 + 2 * 0.5, abs=0.15)  # afternoon always, evening half the days
