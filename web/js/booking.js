@@ -39,7 +39,6 @@ function learnDurationLimit(body) {
 /** The server's reason in the page's language (the code is stable, the wording ours). */
 export function reasonText(error) {
   const body = error.body || {};
-  learnDurationLimit(body);
   const key = `booking.error_${body.code}`;
   if (body.code && t(key) !== key) {
     const holiday = body.holiday ? body.holiday[currentLocale() === "en" ? "en" : "de"] : "";
@@ -69,7 +68,9 @@ async function findSlots(event) {
   try {
     free = await api(`/api/bookings/slots?${q}`);
   } catch (error) {
-    if (mine === searches) say(() => reasonText(error), "error");
+    if (mine !== searches) return;
+    learnDurationLimit(error.body || {});
+    say(() => reasonText(error), "error");
     return;
   }
   if (mine !== searches) return;
@@ -136,6 +137,7 @@ function showProposals(slot, duration, { chosen = "", focus = true } = {}) {
       document.body.dataset.booking = String(booking.id);
       refreshMyBookings();
     } catch (error) {
+      learnDurationLimit(error.body || {});
       say(() => reasonText(error), "error");
     }
   });
